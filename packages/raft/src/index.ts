@@ -1,0 +1,46 @@
+// The public entry of @distsync/raft (STYLE.md 1): named exports only.
+export {
+  AppendEntriesResponseSchema,
+  AppendEntriesSchema,
+  EntrySchema,
+  EntryTypeSchema,
+  HeartbeatResponseSchema,
+  HeartbeatSchema,
+  IndexSchema,
+  InstallSnapshotResponseSchema,
+  InstallSnapshotSchema,
+  MembershipSchema,
+  NodeIdSchema,
+  ProposeSchema,
+  RaftMessageSchema,
+  ReadIndexResponseSchema,
+  ReadIndexSchema,
+  RequestVoteResponseSchema,
+  RequestVoteSchema,
+  TermSchema,
+  TimeoutNowSchema,
+  parseRaftMessage,
+} from './messages.js';
+export type {
+  AppendEntries,
+  AppendEntriesResponse,
+  Entry,
+  EntryType,
+  Heartbeat,
+  HeartbeatResponse,
+  InstallSnapshot,
+  InstallSnapshotResponse,
+  Membership,
+  NodeId,
+  Propose,
+  RaftMessage,
+  RaftMessageType,
+  ReadIndex,
+  ReadIndexResponse,
+  RequestVote,
+  RequestVoteResponse,
+  TimeoutNow,
+} from './messages.js';
+export type * from './core/types.js';
+export type { Transport } from './transport.js';
+export type { ApplyContext, StateMachine } from './state-machine.js';
