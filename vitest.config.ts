@@ -4,7 +4,11 @@ import { defineConfig } from 'vitest/config';
 // `vitest.config.ts` of its own (a three-line `defineProject`) joins as a project.
 export default defineConfig({
   test: {
-    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts', 'tooling/*/vitest.config.ts'],
+    projects: [
+      'packages/*/vitest.config.ts',
+      'apps/*/vitest.config.ts',
+      'tooling/*/vitest.config.ts',
+    ],
     reporters: process.env.CI ? ['default'] : ['default'],
   },
 });

@@ -101,7 +101,6 @@ const boundaries = [
   },
 }));
 
-
 /** Globals and members the sans-I/O Raft core must never touch (STYLE.md 17). */
 const coreRestrictedGlobals = [
   'setTimeout',
@@ -163,7 +162,10 @@ export default tseslint.config(
       ],
       '@typescript-eslint/no-non-null-assertion': 'error',
       '@typescript-eslint/prefer-readonly': 'error',
-      '@typescript-eslint/no-unnecessary-condition': ['error', { allowConstantLoopConditions: true }],
+      '@typescript-eslint/no-unnecessary-condition': [
+        'error',
+        { allowConstantLoopConditions: true },
+      ],
       '@typescript-eslint/no-extraneous-class': 'off',
       'max-params': ['error', 3],
       eqeqeq: ['error', 'always'],
