@@ -1,20 +1,19 @@
 /**
  * Every error `@distsync/raft` throws carries one of these codes. Throws are reserved for
- * programmer errors and unrecoverable faults; expected outcomes (a follower asked to propose, a
- * command that timed out) are returned as values such as `{ ok: false, code: 'NOT_LEADER' }`.
+ * programmer errors and corrupt state; expected outcomes (not the leader, a refused message) are
+ * returned as values (`ProposeResult`, `StepResult`).
  */
 export type RaftErrorCode =
   /** An option passed to a constructor broke its rule; the message names the option and the rule. */
   | 'INVALID_OPTION'
-  /** A method argument has the wrong type or shape (an unknown state machine, a bad node id). */
+  /** A method argument has the wrong type or shape (for example proposal data that is not bytes). */
   | 'INVALID_ARGUMENT'
-  /** A method was called in a state that does not allow it (start after stop). */
-  | 'INVALID_STATE'
-  /** Stable storage failed (a rejected `sync()`); the node stops acknowledging anything. */
-  | 'STORAGE_FAILED'
-  /** Snapshot bytes could not be decoded or restored. */
-  | 'BAD_SNAPSHOT'
-  /** An internal invariant broke (corrupt state): the node crashes loudly instead of limping on. */
+  /** A method was called out of order, for example `ready()` twice without `advance()`. */
+  | 'INVALID_CALL'
+  /**
+   * An internal invariant failed (commit beyond the last index, a term going backwards, applied
+   * beyond commit). The node's state is corrupt: stop the process rather than limp on.
+   */
   | 'INVARIANT_VIOLATED';
 
 /** The one error class of `@distsync/raft`; switch on `code`, never on `message`. */
@@ -28,17 +27,7 @@ export class RaftError extends Error {
   }
 }
 
-/** Builds the error for an option that broke its rule, naming the option and the rule. */
-export function invalidOption(option: string, rule: string, value: unknown): RaftError {
-  return new RaftError('INVALID_OPTION', `${option} must be ${rule} (got ${describe(value)})`);
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    return String(value);
-  }
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  return typeof value;
+/** Throws `INVARIANT_VIOLATED` unless `condition` holds: invariants stay checked in production. */
+export function invariant(condition: boolean, describe: () => string): asserts condition {
+  if (!condition) throw new RaftError('INVARIANT_VIOLATED', describe());
 }
