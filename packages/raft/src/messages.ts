@@ -73,7 +73,8 @@ export const AppendEntriesSchema = z.object({
 });
 
 /**
- * On success `matchIndex` is the last index the follower now holds from this request. On
+ * On success `matchIndex` is the last index the follower now holds from this request (0 on
+ * rejection). On
  * rejection the follower gives hints for fast backtracking: `conflictTerm` is the term of its
  * entry at `prevLogIndex` (absent when its log is shorter) and `conflictIndex` the first index
  * of that term in its log (or its last index + 1 when the log is shorter).
@@ -83,6 +84,11 @@ export const AppendEntriesResponseSchema = z.object({
   ...base,
   success: z.boolean(),
   matchIndex: IndexSchema,
+  /**
+   * On rejection, the `prevLogIndex` of the request being refused, so the leader can tell a
+   * stale rejection (of an earlier probe) from a current one and ignore the former.
+   */
+  rejectedIndex: IndexSchema.optional(),
   conflictIndex: IndexSchema.optional(),
   conflictTerm: TermSchema.optional(),
 });

@@ -126,6 +126,11 @@ export interface RaftCoreOptions {
   readonly maxInflightMessages?: number;
   /** Maximum uncommitted proposals held by a leader; beyond it proposals are refused. Default 10000. */
   readonly maxUncommittedEntries?: number;
+  /**
+   * Maximum entry data bytes handed out in one `Ready.committedEntries` (at least one entry is
+   * always handed out). Bounds the memory one apply batch holds. Default 64 MiB.
+   */
+  readonly maxCommittedBytesPerReady?: number;
   /** Applied index to resume from after restart (entries up to it are not returned again). */
   readonly appliedIndex?: number;
 }
@@ -139,20 +144,25 @@ export type ProposeResult =
 
 export type ReadIndexResult =
   | { readonly ok: true }
-  | { readonly ok: false; readonly code: 'NOT_LEADER'; readonly leaderHint: NodeId | null };
+  | { readonly ok: false; readonly code: 'NOT_LEADER'; readonly leaderHint: NodeId | null }
+  /**
+   * This node is the leader but has not yet committed an entry of its own term (its no-op), so
+   * it cannot know the latest commit index (Raft dissertation 6.4). Retry shortly.
+   */
+  | { readonly ok: false; readonly code: 'LEADER_NOT_READY'; readonly leaderHint: NodeId };
 
 export type TransferResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly code: 'NOT_LEADER'; readonly leaderHint: NodeId | null }
-  | { readonly ok: false; readonly code: 'UNKNOWN_PEER' | 'ALREADY_LEADER'; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly code: 'UNKNOWN_PEER' | 'ALREADY_LEADER';
+      readonly reason: string;
+    };
 
 /** Why `step` ignored a message; the core's state is unchanged in every such case. */
 export type StepRejection =
-  | 'UNKNOWN_PEER'
-  | 'WRONG_RECIPIENT'
-  | 'STALE_TERM'
-  | 'ABSURD_VALUE'
-  | 'INDEX_OUT_OF_RANGE';
+  'UNKNOWN_PEER' | 'WRONG_RECIPIENT' | 'STALE_TERM' | 'ABSURD_VALUE' | 'INDEX_OUT_OF_RANGE';
 
 export type StepResult =
   | { readonly ok: true }
