@@ -10,6 +10,12 @@ export type RaftErrorCode =
   | 'INVALID_ARGUMENT'
   /** A method was called out of order, for example `ready()` twice without `advance()`. */
   | 'INVALID_CALL'
+  /** RaftNode: a method was called in a state that does not allow it (start after stop). */
+  | 'INVALID_STATE'
+  /** RaftNode: stable storage failed (a rejected `sync()`); the node acknowledges nothing more. */
+  | 'STORAGE_FAILED'
+  /** RaftNode: snapshot bytes could not be decoded or do not match the registered machines. */
+  | 'BAD_SNAPSHOT'
   /**
    * An internal invariant failed (commit beyond the last index, a term going backwards, applied
    * beyond commit). The node's state is corrupt: stop the process rather than limp on.
@@ -30,4 +36,10 @@ export class RaftError extends Error {
 /** Throws `INVARIANT_VIOLATED` unless `condition` holds: invariants stay checked in production. */
 export function invariant(condition: boolean, describe: () => string): asserts condition {
   if (!condition) throw new RaftError('INVARIANT_VIOLATED', describe());
+}
+
+/** Builds the error for an option that broke its rule, naming the option and the rule. */
+export function invalidOption(option: string, rule: string, value: unknown): RaftError {
+  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return new RaftError('INVALID_OPTION', `${option} must be ${rule} (got ${shown})`);
 }
