@@ -95,12 +95,17 @@ export class BoundedEventStream<E> implements EventStream<E> {
 
   constructor(options: BoundedEventStreamOptions) {
     this.options = options;
-    if (options.signal?.aborted === true) this.close();
+    // Born closed when the signal already aborted; the owner checks `isClosed` before keeping it.
+    if (options.signal?.aborted === true) this.closed = true;
     else options.signal?.addEventListener('abort', this.abortListener, { once: true });
   }
 
   get droppedEvents(): number {
     return this.dropped;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   get bufferedEvents(): number {

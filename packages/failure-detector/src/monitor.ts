@@ -303,7 +303,7 @@ export class HeartbeatMonitor implements AsyncIterable<MonitorEvent, undefined> 
       },
     });
     if (this.closed) stream.end();
-    else this.streams.add(stream);
+    else if (!stream.isClosed) this.streams.add(stream);
     return stream;
   }
 
