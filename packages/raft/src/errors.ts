@@ -16,6 +16,20 @@ export type RaftErrorCode =
   | 'STORAGE_FAILED'
   /** RaftNode: snapshot bytes could not be decoded or do not match the registered machines. */
   | 'BAD_SNAPSHOT'
+  /** FileStorage: a WAL record in the middle of the log is damaged (the message names file and offset). */
+  | 'WAL_CORRUPT'
+  /** FileStorage: a snapshot file is damaged or one the WAL refers to is missing. */
+  | 'SNAPSHOT_CORRUPT'
+  /** FileStorage: the data directory is missing (with no parent), not a directory or not accessible. */
+  | 'STORAGE_UNAVAILABLE'
+  /** FileStorage: an fsync failed; the write is lost and the storage is fenced until reopened. */
+  | 'FSYNC_FAILED'
+  /** FileStorage: a write failed for a reason other than a full disk; the storage is fenced. */
+  | 'WRITE_FAILED'
+  /** FileStorage: the disk is full; nothing was acknowledged and a later `sync()` retries. */
+  | 'NO_SPACE'
+  /** FileStorage: the storage was closed. */
+  | 'STORAGE_CLOSED'
   /**
    * An internal invariant failed (commit beyond the last index, a term going backwards, applied
    * beyond commit). The node's state is corrupt: stop the process rather than limp on.
