@@ -1,0 +1,18 @@
+// The public entry of @distsync/raft/testing: the deterministic simulator and its parts.
+export { EventQueue } from './event-queue.js';
+export type { QueuedEvent } from './event-queue.js';
+export { InvariantChecker, InvariantViolation, entryKey } from './invariants.js';
+export type { AcknowledgedProposal, InvariantName, NodeView } from './invariants.js';
+export { createPrng } from './prng.js';
+export type { Prng } from './prng.js';
+export { SimClient } from './sim-client.js';
+export type { SimClientOptions } from './sim-client.js';
+export { SimNetwork, labUnreliableNetwork, reliableNetwork, validateNetworkOptions } from './sim-network.js';
+export type { NetworkOptions, NetworkStats } from './sim-network.js';
+export { SimNode } from './sim-node.js';
+export type { DurableState, NodeHost, SimCore, SimFactories } from './sim-node.js';
+export { SimulationFailure, Simulator } from './simulator.js';
+export type { SimRaftOptions, SimulationFailureCode, SimulatorOptions } from './simulator.js';
+export { runSweepSeed, sweepReplayCommand } from './sweep.js';
+export type { SweepRunOptions, SweepRunResult } from './sweep.js';
+export { Trace } from './trace.js';
