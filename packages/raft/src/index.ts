@@ -44,3 +44,28 @@ export type {
 export type * from './core/types.js';
 export type { Transport } from './transport.js';
 export type { ApplyContext, StateMachine } from './state-machine.js';
+export { RaftNode } from './node/raft-node.js';
+export type {
+  CommandOptions,
+  QueryOptions,
+  RaftNodeInit,
+  RaftNodeState,
+  RaftNodeStatus,
+  RegistrySnapshot,
+} from './node/raft-node.js';
+export { defaultLimits } from './node/options.js';
+export type { RaftNodeCoreOptions, RaftNodeLimits, RaftNodeOptions } from './node/options.js';
+export type {
+  AppliedResult,
+  CommandResult,
+  QueryResult,
+  RaftNodeFailure,
+  RaftNodeResultCode,
+} from './node/results.js';
+export type { RaftNodeEventMap, RoleState } from './node/events.js';
+export { jsonEnvelopeCodec } from './node/codec.js';
+export type { CommandEnvelope, EnvelopeCodec } from './node/codec.js';
+export { realScheduler, seededRandom } from './node/scheduler.js';
+export type { Scheduler } from './node/scheduler.js';
+export type { CoreFactory, CorePort } from './node/core-port.js';
+export type { AnyStateMachine } from './node/registry.js';

@@ -1,0 +1,141 @@
+// Waiters for commands and linearizable queries. Both tables are bounded by the node's limits,
+// and every waiter is settled exactly once: by its result, a timeout, an abort or the node stop.
+import type { CommandResult, QueryResult } from './results.js';
+
+export interface CommandWaiter {
+  /** `sessionKey` or `refKey`: how an applied entry finds its waiter. */
+  readonly key: string;
+  readonly deadlineMs: number;
+  /** Internal waiters (timer commands) do not count against `maxPendingCommands`. */
+  readonly internal: boolean;
+  readonly resolve: (result: CommandResult) => void;
+  /** Where this node, as leader, put the entry; lets a lost proposal fail early. */
+  proposedIndex: number | undefined;
+  proposedTerm: number | undefined;
+  /** Removes the abort listener, if any. */
+  detach: (() => void) | undefined;
+}
+
+export class PendingCommands {
+  readonly #byKey = new Map<string, CommandWaiter[]>();
+  readonly #byIndex = new Map<number, CommandWaiter>();
+  #external = 0;
+
+  /** Waiters that count against the limit. */
+  get size(): number {
+    return this.#external;
+  }
+
+  add(waiter: CommandWaiter): void {
+    const list = this.#byKey.get(waiter.key);
+    if (list === undefined) this.#byKey.set(waiter.key, [waiter]);
+    else list.push(waiter);
+    if (!waiter.internal) this.#external += 1;
+  }
+
+  /** Remembers the index and term a leader proposal landed at. */
+  placed(waiter: CommandWaiter, at: { index: number; term: number }): void {
+    waiter.proposedIndex = at.index;
+    waiter.proposedTerm = at.term;
+    this.#byIndex.set(at.index, waiter);
+  }
+
+  /** Settles every waiter for `key` with the applied result. */
+  settleKey(key: string, result: CommandResult): void {
+    const list = this.#byKey.get(key);
+    if (list === undefined) return;
+    for (const waiter of [...list]) this.settle(waiter, result);
+  }
+
+  /**
+   * After the entry at `index` applied: a waiter still placed there proposed a different entry,
+   * which a new leader overwrote, so it can never apply at that index.
+   */
+  lostAt(index: number): CommandWaiter | undefined {
+    return this.#byIndex.get(index);
+  }
+
+  /** Settles one waiter and forgets it. */
+  settle(waiter: CommandWaiter, result: CommandResult): void {
+    const list = this.#byKey.get(waiter.key);
+    const position = list?.indexOf(waiter) ?? -1;
+    if (list === undefined || position < 0) return;
+    if (list.length === 1) this.#byKey.delete(waiter.key);
+    else list.splice(position, 1);
+    if (waiter.proposedIndex !== undefined && this.#byIndex.get(waiter.proposedIndex) === waiter) {
+      this.#byIndex.delete(waiter.proposedIndex);
+    }
+    if (!waiter.internal) this.#external -= 1;
+    waiter.detach?.();
+    waiter.resolve(result);
+  }
+
+  /** Settles waiters whose deadline passed. */
+  expire(nowMs: number, result: (waiter: CommandWaiter) => CommandResult): void {
+    for (const list of [...this.#byKey.values()]) {
+      for (const waiter of list)
+        if (waiter.deadlineMs <= nowMs) this.settle(waiter, result(waiter));
+    }
+  }
+
+  /** Settles everything (node stop). */
+  settleAll(result: CommandResult): void {
+    for (const list of [...this.#byKey.values()])
+      for (const waiter of [...list]) this.settle(waiter, result);
+  }
+}
+
+export interface QueryWaiter {
+  readonly context: string;
+  readonly deadlineMs: number;
+  /** Set once the read state for `context` arrived: serve when applied reaches it. */
+  readIndex: number | undefined;
+  /** Runs the query against the local state machine. */
+  readonly run: () => QueryResult;
+  readonly resolve: (result: QueryResult) => void;
+  detach: (() => void) | undefined;
+}
+
+export class PendingQueries {
+  readonly #byContext = new Map<string, QueryWaiter>();
+
+  get size(): number {
+    return this.#byContext.size;
+  }
+
+  add(waiter: QueryWaiter): void {
+    this.#byContext.set(waiter.context, waiter);
+  }
+
+  /** Records the read index the leader confirmed for `context`. */
+  confirmed(context: string, index: number): void {
+    const waiter = this.#byContext.get(context);
+    if (waiter !== undefined) waiter.readIndex = index;
+  }
+
+  /** Serves every confirmed query whose read index is applied. */
+  serve(appliedIndex: number): void {
+    for (const waiter of [...this.#byContext.values()]) {
+      if (waiter.readIndex !== undefined && waiter.readIndex <= appliedIndex) {
+        this.settle(waiter, waiter.run());
+      }
+    }
+  }
+
+  settle(waiter: QueryWaiter, result: QueryResult): void {
+    if (this.#byContext.get(waiter.context) !== waiter) return;
+    this.#byContext.delete(waiter.context);
+    waiter.detach?.();
+    waiter.resolve(result);
+  }
+
+  expire(nowMs: number, result: QueryResult): void {
+    for (const waiter of [...this.#byContext.values()]) {
+      if (waiter.deadlineMs <= nowMs) this.settle(waiter, result);
+    }
+  }
+
+  settleAll(result: QueryResult): void {
+    for (const waiter of [...this.#byContext.values()]) this.settle(waiter, result);
+  }
+}

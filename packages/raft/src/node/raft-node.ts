@@ -1,0 +1,655 @@
+// RaftNode: the host loop around a RaftCore (DESIGN.md "Raft", etcd-io/raft `node.go`). It owns
+// the tick timer, the storage, the transport and the registry of state machines, and it follows
+// the Ready contract of `core/types.ts` to the letter: persist, sync once, send, apply, answer
+// reads, advance. Ready processing is serialised and coalesced per event-loop turn, which is
+// what makes group commit happen: every proposal of one turn shares one Ready and one sync.
+import { RaftError } from '../errors.js';
+import type { Entry, Membership, NodeId, RaftMessage } from '../messages.js';
+import type { LogStorage, Ready, Role, Snapshot, TransferResult } from '../core/types.js';
+import type { Transport } from '../transport.js';
+import { jsonEnvelopeCodec } from './codec.js';
+import type { CommandEnvelope, EnvelopeCodec } from './codec.js';
+import { defaultCoreFactory } from './core-factory.js';
+import type { CoreFactory, CorePort } from './core-port.js';
+import { EventHub, roleStream } from './events.js';
+import type { RaftNodeEventMap, RoleState } from './events.js';
+import {
+  parseQuery,
+  proposeFailure,
+  readIndexFailure,
+  roleStateOf,
+  runQuery,
+  watchAbort,
+} from './helpers.js';
+import { resolveLimits, validateOptions } from './options.js';
+import type { RaftNodeLimits, RaftNodeOptions, ResolvedTiming } from './options.js';
+import { PendingCommands, PendingQueries } from './pending.js';
+import type { CommandWaiter, QueryWaiter } from './pending.js';
+import { refKey, sessionKey, StateMachineRegistry } from './registry.js';
+import type { AnyStateMachine } from './registry.js';
+import { failure } from './results.js';
+import type { CommandResult, QueryResult, RaftNodeFailure } from './results.js';
+import { realScheduler, seededRandom } from './scheduler.js';
+import type { Scheduler } from './scheduler.js';
+
+export interface CommandOptions {
+  /** The client session; give `seq` too. Retries with the same pair apply exactly once. */
+  readonly clientId?: string;
+  /** Strictly increasing per client; one command per `seq`. */
+  readonly seq?: number;
+  /** Overrides `limits.commandTimeoutMs`. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface QueryOptions {
+  /** `linearizable` (default) goes through ReadIndex; `local` reads this replica's state now. */
+  readonly consistency?: 'linearizable' | 'local';
+  /** Overrides `limits.queryTimeoutMs`. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** `created` until `start()`, `running`, then `stopped` or `failed` (storage error) for good. */
+export type RaftNodeState = 'created' | 'running' | 'stopped' | 'failed';
+
+export interface RaftNodeStatus {
+  readonly id: NodeId;
+  readonly state: RaftNodeState;
+  readonly role: Role;
+  readonly term: number;
+  readonly leaderId: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly membership: Membership;
+  readonly pendingCommands: number;
+  readonly pendingQueries: number;
+  readonly sessions: number;
+  /** Storage syncs done so far (one per Ready that needed one). */
+  readonly syncs: number;
+  /** Inbound messages the core refused (unknown peer, stale term, absurd values). */
+  readonly rejectedMessages: number;
+  /** Set once storage failed; the node acknowledges nothing after that. */
+  readonly storageError: string | undefined;
+}
+
+/** The registry's state at an applied index, for compaction and for seeding a new node. */
+export interface RegistrySnapshot {
+  readonly index: number;
+  readonly term: number;
+  readonly data: Uint8Array;
+}
+
+/** Readies handled in one turn before yielding to I/O, so a busy node still reads its sockets. */
+const maxReadiesPerTurn = 16;
+
+export interface RaftNodeInit extends RaftNodeOptions {
+  /** Builds the core; tests and benchmarks wrap it to observe calls. Default: `new RaftCore()`. */
+  readonly createCore?: CoreFactory;
+}
+
+export class RaftNode {
+  readonly id: NodeId;
+  readonly #core: CorePort;
+  readonly #storage: LogStorage;
+  readonly #transport: Transport;
+  readonly #scheduler: Scheduler;
+  readonly #codec: EnvelopeCodec;
+  readonly #limits: RaftNodeLimits;
+  readonly #timing: ResolvedTiming;
+  readonly #registry: StateMachineRegistry;
+  readonly #timedMachines: readonly AnyStateMachine[];
+  readonly #commands = new PendingCommands();
+  readonly #queries = new PendingQueries();
+  readonly #hub = new EventHub();
+  /** Reads the leader could not take yet (no commit in its term); retried after each Ready. */
+  #unissuedReads: QueryWaiter[] = [];
+  /** Machines with a timer command in flight: at most one each. */
+  readonly #timersInFlight = new Set<string>();
+  readonly #refPrefix: string;
+  #refCounter = 0;
+  #state: RaftNodeState = 'created';
+  #role: RoleState;
+  #appliedIndex = 0;
+  #appliedTerm = 0;
+  #syncs = 0;
+  #rejectedMessages = 0;
+  #fatal: RaftError | undefined;
+  #cancelTick: (() => void) | undefined;
+  #unregister: (() => void) | undefined;
+  #scheduled = false;
+  #processing: Promise<void> | undefined;
+
+  constructor(options: RaftNodeInit) {
+    this.#timing = validateOptions(options);
+    this.#limits = resolveLimits(options.limits);
+    this.id = options.id;
+    this.#storage = options.storage;
+    this.#transport = options.transport;
+    this.#scheduler = options.scheduler ?? realScheduler;
+    this.#codec = options.codec ?? jsonEnvelopeCodec;
+    this.#registry = new StateMachineRegistry({
+      machines: options.stateMachines,
+      maxSessions: this.#limits.maxSessions,
+      codec: this.#codec,
+    });
+    this.#timedMachines = options.stateMachines.filter((m) => m.nextDeadline !== undefined);
+    const random = options.random ?? seededRandom(options.seed ?? this.#scheduler.nowMs());
+    // Refs and read contexts must be unique across restarts too, so the clock is part of them.
+    this.#refPrefix = `${options.id}.${this.#scheduler.nowMs().toString(36)}${Math.floor(random() * 1e9).toString(36)}`;
+    this.#restoreFromStorage();
+    this.#core = (options.createCore ?? defaultCoreFactory)({
+      forwardProposals: true,
+      ...options.core,
+      id: options.id,
+      peers: options.peers,
+      storage: options.storage,
+      random,
+      electionTicks: this.#timing.electionTicks,
+      heartbeatTicks: this.#timing.heartbeatTicks,
+      appliedIndex: this.#appliedIndex,
+    });
+    this.#role = { type: 'follower', term: this.#core.status().term, leaderId: null };
+  }
+
+  /** State machines resume from the stored snapshot; the core replays the log after it. */
+  #restoreFromStorage(): void {
+    const snapshot = this.#storage.snapshot();
+    if (snapshot.metadata.index === 0) return;
+    this.#registry.restore(snapshot.data);
+    this.#appliedIndex = snapshot.metadata.index;
+    this.#appliedTerm = snapshot.metadata.term;
+  }
+
+  /** Registers with the transport and starts ticking. */
+  start(): void {
+    if (this.#state !== 'created') {
+      throw new RaftError(
+        'INVALID_STATE',
+        `start() needs a created node (this one is ${this.#state})`,
+      );
+    }
+    this.#state = 'running';
+    this.#unregister = this.#transport.onMessage(this.#onMessage);
+    this.#cancelTick = this.#scheduler.setInterval(this.#onTick, this.#timing.tickIntervalMs);
+    this.#schedule();
+  }
+
+  /**
+   * Refuses new work, answers everything pending with STOPPED, cancels the timer, leaves the
+   * transport, and resolves once any Ready being processed has finished touching storage.
+   */
+  async stop(): Promise<void> {
+    if (this.#state === 'running' || this.#state === 'created') {
+      this.#state = 'stopped';
+      this.#shutdown(failure('STOPPED', 'the node is stopped'));
+      this.#setRole({ type: 'stopped' });
+    }
+    await this.#processing;
+  }
+
+  #shutdown(result: RaftNodeFailure): void {
+    this.#cancelTick?.();
+    this.#cancelTick = undefined;
+    this.#unregister?.();
+    this.#unregister = undefined;
+    this.#commands.settleAll(result);
+    this.#queries.settleAll(result);
+    this.#unissuedReads = [];
+  }
+
+  #fail(error: RaftError): void {
+    if (this.#state !== 'running') return;
+    this.#state = 'failed';
+    this.#fatal = error;
+    this.#shutdown(failure('STOPPED', `the node failed: ${error.message}`));
+    this.#hub.emit('fatal', error);
+    this.#setRole({ type: 'failed', error });
+  }
+
+  /** A method, not a field read, so narrowing does not survive an await that may change it. */
+  #running(): boolean {
+    return this.#state === 'running';
+  }
+
+  #setRole(role: RoleState): void {
+    this.#role = role;
+    this.#hub.emit('role', role);
+  }
+
+  /** Listens to role changes (`role`) or the fatal storage error (`fatal`). */
+  on<K extends keyof RaftNodeEventMap>(
+    type: K,
+    listener: (value: RaftNodeEventMap[K]) => void,
+  ): () => void {
+    return this.#hub.on(type, listener);
+  }
+
+  /** The current role, then every change, until the node stops or `signal` aborts. */
+  roles(signal?: AbortSignal): AsyncGenerator<RoleState, void, undefined> {
+    return roleStream({ hub: this.#hub, current: this.#role, signal });
+  }
+
+  get role(): RoleState {
+    return this.#role;
+  }
+
+  status(): RaftNodeStatus {
+    const core = this.#core.status();
+    return {
+      id: this.id,
+      state: this.#state,
+      role: core.role,
+      term: core.term,
+      leaderId: core.leaderId,
+      commitIndex: core.commitIndex,
+      appliedIndex: this.#appliedIndex,
+      lastIndex: core.lastIndex,
+      membership: core.membership,
+      pendingCommands: this.#commands.size,
+      pendingQueries: this.#queries.size + this.#unissuedReads.length,
+      sessions: this.#registry.sessions.size,
+      syncs: this.#syncs,
+      rejectedMessages: this.#rejectedMessages,
+      storageError: this.#fatal?.message,
+    };
+  }
+
+  /** Asks the core to hand leadership to `to` (it must be a caught-up voter). */
+  transferLeadership(to: NodeId): TransferResult {
+    this.#assertRunning('transferLeadership');
+    const result = this.#core.transferLeadership(to);
+    this.#schedule();
+    return result;
+  }
+
+  #assertRunning(method: string): void {
+    if (this.#state !== 'running') {
+      throw new RaftError(
+        'INVALID_STATE',
+        `${method}() needs a running node (this one is ${this.#state})`,
+      );
+    }
+  }
+
+  /** Serializes every state machine and the session table at the applied index. */
+  snapshot(): RegistrySnapshot {
+    return { index: this.#appliedIndex, term: this.#appliedTerm, data: this.#registry.snapshot() };
+  }
+
+  /** Loads a registry snapshot into a node that has not started (seeding or recovery). */
+  restore(snapshot: RegistrySnapshot): void {
+    if (this.#state !== 'created') {
+      throw new RaftError(
+        'INVALID_STATE',
+        `restore() needs a created node (this one is ${this.#state})`,
+      );
+    }
+    this.#registry.restore(snapshot.data);
+    this.#appliedIndex = snapshot.index;
+    this.#appliedTerm = snapshot.term;
+  }
+
+  // ---- commands -------------------------------------------------------------------------------
+
+  /**
+   * Proposes `command` to the state machine `sm` and resolves when its entry has applied on this
+   * node, with that machine's (deterministic) result. Never throws for expected outcomes.
+   */
+  command<Value = unknown>(
+    sm: string,
+    command: unknown,
+    options: CommandOptions = {},
+  ): Promise<CommandResult<Value>> {
+    const checked = this.#checkCommand(sm, options);
+    if (checked !== undefined) return Promise.resolve(checked as CommandResult<Value>);
+    const { clientId, seq } = options;
+    const ref = clientId === undefined ? this.#nextRef() : undefined;
+    const envelope: CommandEnvelope =
+      clientId === undefined || seq === undefined
+        ? { sm, ref: ref ?? '', timeMs: this.#scheduler.nowMs(), command }
+        : { sm, clientId, seq, timeMs: this.#scheduler.nowMs(), command };
+    const key = ref === undefined ? sessionKey(clientId ?? '', seq ?? 0) : refKey(ref);
+    const timeoutMs = options.timeoutMs ?? this.#limits.commandTimeoutMs;
+    return this.#propose({ envelope, key, timeoutMs, signal: options.signal }) as Promise<
+      CommandResult<Value>
+    >;
+  }
+
+  /** Everything that can refuse a command before it is proposed; undefined when it may go. */
+  #checkCommand(sm: string, options: CommandOptions): CommandResult | undefined {
+    if (this.#state !== 'running') return failure('STOPPED', `the node is ${this.#state}`);
+    if (this.#registry.get(sm) === undefined) {
+      return failure('BAD_REQUEST', `no state machine named ${JSON.stringify(sm)}`);
+    }
+    const { clientId, seq } = options;
+    if ((clientId === undefined) !== (seq === undefined)) {
+      return failure('BAD_REQUEST', 'clientId and seq must be given together');
+    }
+    if (seq !== undefined && (!Number.isSafeInteger(seq) || seq < 0)) {
+      return failure('BAD_REQUEST', `seq must be a non-negative integer (got ${seq})`);
+    }
+    if (options.signal?.aborted === true) return failure('ABORTED', 'the signal was aborted');
+    if (clientId !== undefined && seq !== undefined) {
+      // A retry of a command this replica already applied is answered from the session table.
+      const seen = this.#registry.sessions.lookup(clientId, seq);
+      if (seen.kind === 'duplicate') return seen.result;
+      if (seen.kind === 'stale') {
+        return failure(
+          'BAD_REQUEST',
+          `seq ${seq} is older than client ${clientId}'s last seq ${seen.lastSeq}`,
+        );
+      }
+    }
+    if (this.#commands.size >= this.#limits.maxPendingCommands) {
+      return failure(
+        'TOO_MANY_PENDING',
+        `maxPendingCommands (${this.#limits.maxPendingCommands}) reached`,
+      );
+    }
+    return undefined;
+  }
+
+  #nextRef(): string {
+    this.#refCounter += 1;
+    return `${this.#refPrefix}.${this.#refCounter.toString(36)}`;
+  }
+
+  /** Encodes, checks the size, proposes and registers the waiter. */
+  #propose(request: {
+    envelope: CommandEnvelope;
+    key: string;
+    timeoutMs: number;
+    signal: AbortSignal | undefined;
+    internal?: () => void;
+  }): Promise<CommandResult> {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#codec.encode(request.envelope);
+    } catch (error) {
+      return Promise.resolve(
+        failure('BAD_REQUEST', `the command cannot be encoded: ${String(error)}`),
+      );
+    }
+    if (bytes.byteLength > this.#limits.maxCommandBytes) {
+      const rule = `maxCommandBytes (${this.#limits.maxCommandBytes})`;
+      return Promise.resolve(
+        failure('TOO_LARGE', `the command is ${bytes.byteLength} bytes, over ${rule}`),
+      );
+    }
+    const proposed = this.#core.propose(bytes);
+    if (!proposed.ok) return Promise.resolve(proposeFailure(proposed));
+    return new Promise<CommandResult>((resolve) => {
+      const waiter: CommandWaiter = {
+        key: request.key,
+        deadlineMs: this.#scheduler.nowMs() + request.timeoutMs,
+        internal: request.internal !== undefined,
+        resolve,
+        proposedIndex: undefined,
+        proposedTerm: undefined,
+        detach: undefined,
+      };
+      waiter.detach = watchAbort(request.signal, () => {
+        this.#commands.settle(
+          waiter,
+          failure('ABORTED', 'the signal was aborted; the command may still apply'),
+        );
+      });
+      this.#commands.add(waiter);
+      if ('index' in proposed) this.#commands.placed(waiter, proposed);
+      this.#schedule();
+    });
+  }
+
+  // ---- queries --------------------------------------------------------------------------------
+
+  /**
+   * Runs a read-only query. `linearizable` (the default) confirms leadership through ReadIndex
+   * and waits until this replica has applied the read index, so it works on followers too.
+   */
+  query<Value = unknown>(
+    sm: string,
+    query: unknown,
+    options: QueryOptions = {},
+  ): Promise<QueryResult<Value>> {
+    if (this.#state !== 'running')
+      return Promise.resolve(failure('STOPPED', `the node is ${this.#state}`));
+    const machine = this.#registry.get(sm);
+    if (machine === undefined) {
+      return Promise.resolve(
+        failure('BAD_REQUEST', `no state machine named ${JSON.stringify(sm)}`),
+      );
+    }
+    const parsed = parseQuery(machine, query);
+    if (!parsed.ok) return Promise.resolve(parsed);
+    const run = (): QueryResult => runQuery(machine, parsed.query, this.#appliedIndex);
+    if (options.consistency === 'local') return Promise.resolve(run() as QueryResult<Value>);
+    if (options.signal?.aborted === true)
+      return Promise.resolve(failure('ABORTED', 'the signal was aborted'));
+    if (this.#queries.size + this.#unissuedReads.length >= this.#limits.maxPendingQueries) {
+      const rule = `maxPendingQueries (${this.#limits.maxPendingQueries})`;
+      return Promise.resolve(failure('TOO_MANY_PENDING', `${rule} reached`));
+    }
+    const timeoutMs = options.timeoutMs ?? this.#limits.queryTimeoutMs;
+    return this.#read({ run, timeoutMs, signal: options.signal }) as Promise<QueryResult<Value>>;
+  }
+
+  #read(request: {
+    run: () => QueryResult;
+    timeoutMs: number;
+    signal: AbortSignal | undefined;
+  }): Promise<QueryResult> {
+    return new Promise<QueryResult>((resolve) => {
+      const waiter: QueryWaiter = {
+        context: this.#nextRef(),
+        deadlineMs: this.#scheduler.nowMs() + request.timeoutMs,
+        readIndex: undefined,
+        run: request.run,
+        resolve,
+        detach: undefined,
+      };
+      waiter.detach = watchAbort(request.signal, () => {
+        this.#unissuedReads = this.#unissuedReads.filter((other) => other !== waiter);
+        this.#queries.settle(waiter, failure('ABORTED', 'the signal was aborted'));
+        resolve(failure('ABORTED', 'the signal was aborted'));
+      });
+      this.#issueRead(waiter);
+    });
+  }
+
+  /** Asks the core for a read index; a leader without a commit in its term is asked again later. */
+  #issueRead(waiter: QueryWaiter): void {
+    const result = this.#core.readIndex(waiter.context);
+    if (result.ok) {
+      this.#queries.add(waiter);
+      this.#schedule();
+      return;
+    }
+    const refused = readIndexFailure(result);
+    if (refused === undefined) {
+      this.#unissuedReads.push(waiter);
+      return;
+    }
+    waiter.detach?.();
+    waiter.resolve(refused);
+  }
+
+  #retryReads(): void {
+    if (this.#unissuedReads.length === 0) return;
+    const nowMs = this.#scheduler.nowMs();
+    const waiting = this.#unissuedReads;
+    this.#unissuedReads = [];
+    for (const waiter of waiting) {
+      if (waiter.deadlineMs <= nowMs) {
+        waiter.detach?.();
+        waiter.resolve(failure('TIMEOUT', 'no read index within the timeout'));
+      } else {
+        this.#issueRead(waiter);
+      }
+    }
+  }
+
+  // ---- the loop -------------------------------------------------------------------------------
+
+  readonly #onMessage = (message: RaftMessage): void => {
+    if (this.#state !== 'running') return;
+    const result = this.#core.step(message);
+    if (!result.ok) this.#rejectedMessages += 1;
+    this.#schedule();
+  };
+
+  readonly #onTick = (): void => {
+    if (this.#state !== 'running') return;
+    this.#core.tick();
+    const nowMs = this.#scheduler.nowMs();
+    this.#commands.expire(nowMs, () =>
+      failure('TIMEOUT', 'not applied within the timeout; retry with the same seq'),
+    );
+    this.#queries.expire(nowMs, failure('TIMEOUT', 'no read index within the timeout'));
+    this.#retryReads();
+    this.#proposeTimers(nowMs);
+    this.#schedule();
+  };
+
+  /** Coalesces every event of this turn into one pass over the core's Ready. */
+  #schedule(): void {
+    if (this.#scheduled || this.#state !== 'running') return;
+    this.#scheduled = true;
+    setImmediate(this.#runScheduled);
+  }
+
+  readonly #runScheduled = (): void => {
+    this.#scheduled = false;
+    // A pass already running picks up new work itself after its advance(); never re-enter.
+    if (this.#processing !== undefined) return;
+    this.#processing = this.#drain().finally(() => {
+      this.#processing = undefined;
+    });
+  };
+
+  async #drain(): Promise<void> {
+    try {
+      for (let pass = 0; this.#state === 'running' && this.#core.hasReady(); pass += 1) {
+        if (pass === maxReadiesPerTurn) {
+          this.#schedule();
+          return;
+        }
+        const ready = this.#core.ready();
+        const syncing = this.#persist(ready);
+        if (syncing !== undefined && !(await this.#awaitSync(syncing))) return;
+        // stop() may have run while the sync was in flight; a stopped node acknowledges nothing.
+        if (!this.#running()) return;
+        this.#deliver(ready);
+        this.#core.advance(ready);
+        this.#afterReady();
+      }
+    } catch (error) {
+      this.#fail(
+        error instanceof RaftError
+          ? error
+          : new RaftError('INVARIANT_VIOLATED', `ready processing failed: ${String(error)}`, {
+              cause: error,
+            }),
+      );
+    }
+  }
+
+  /** Step 1 of the Ready contract: write the snapshot, entries and hard state; sync once if asked. */
+  #persist(ready: Ready): Promise<void> | undefined {
+    if (ready.softState !== undefined) {
+      this.#setRole(
+        roleStateOf(ready.softState, ready.hardState?.term ?? this.#core.status().term),
+      );
+    }
+    if (ready.snapshot !== undefined) this.#storage.applySnapshot(ready.snapshot);
+    if (ready.entries.length > 0) this.#storage.append(ready.entries);
+    if (ready.hardState !== undefined) this.#storage.setHardState(ready.hardState);
+    if (!ready.mustSync) return undefined;
+    this.#syncs += 1;
+    return this.#storage.sync();
+  }
+
+  /** True when the sync succeeded; a rejection is fatal, since nothing may be acknowledged. */
+  async #awaitSync(syncing: Promise<void>): Promise<boolean> {
+    try {
+      await syncing;
+      return true;
+    } catch (error) {
+      this.#fail(
+        new RaftError('STORAGE_FAILED', `storage sync failed: ${String(error)}`, { cause: error }),
+      );
+      return false;
+    }
+  }
+
+  /** Steps 2-4: send, apply committed entries, answer reads. */
+  #deliver(ready: Ready): void {
+    if (ready.snapshot !== undefined) this.#installSnapshot(ready.snapshot);
+    if (ready.messages.length > 0) this.#transport.send(ready.messages);
+    for (const entry of ready.committedEntries) this.#applyEntry(entry);
+    for (const read of ready.readStates) this.#queries.confirmed(read.context, read.index);
+    this.#queries.serve(this.#appliedIndex);
+  }
+
+  #installSnapshot(snapshot: Snapshot): void {
+    if (snapshot.metadata.index <= this.#appliedIndex) return;
+    this.#registry.restore(snapshot.data);
+    this.#appliedIndex = snapshot.metadata.index;
+    this.#appliedTerm = snapshot.metadata.term;
+  }
+
+  #applyEntry(entry: Entry): void {
+    if (entry.index <= this.#appliedIndex) return;
+    if (entry.index !== this.#appliedIndex + 1) {
+      throw new RaftError(
+        'INVARIANT_VIOLATED',
+        `committed entry ${entry.index} does not follow applied index ${this.#appliedIndex}`,
+      );
+    }
+    if (entry.type === 'normal') {
+      const outcome = this.#registry.apply(entry);
+      if (outcome.key !== undefined) this.#commands.settleKey(outcome.key, outcome.result);
+    }
+    const lost = this.#commands.lostAt(entry.index);
+    if (lost !== undefined) {
+      const leaderHint = this.#core.status().leaderId;
+      this.#commands.settle(
+        lost,
+        failure('NOT_LEADER', 'the proposal was overwritten by a new leader; retry', leaderHint),
+      );
+    }
+    this.#appliedIndex = entry.index;
+    this.#appliedTerm = entry.term;
+  }
+
+  #afterReady(): void {
+    this.#retryReads();
+    this.#proposeTimers(this.#scheduler.nowMs());
+  }
+
+  /** On the leader, proposes each due machine's timer command, at most one in flight per machine. */
+  #proposeTimers(nowMs: number): void {
+    if (this.#role.type !== 'leader' || this.#timedMachines.length === 0) return;
+    for (const machine of this.#timedMachines) {
+      if (this.#timersInFlight.has(machine.name)) continue;
+      const deadline = machine.nextDeadline?.();
+      if (deadline === undefined || deadline > nowMs || machine.timerCommand === undefined)
+        continue;
+      const ref = this.#nextRef();
+      const command: unknown = machine.timerCommand(nowMs);
+      const envelope = { sm: machine.name, ref, timeMs: nowMs, command };
+      const done = (): void => {
+        this.#timersInFlight.delete(machine.name);
+      };
+      this.#timersInFlight.add(machine.name);
+      void this.#propose({
+        envelope,
+        key: refKey(ref),
+        timeoutMs: this.#limits.commandTimeoutMs,
+        signal: undefined,
+        internal: done,
+      }).then(done);
+    }
+  }
+}
