@@ -7,7 +7,12 @@ export { createPrng } from './prng.js';
 export type { Prng } from './prng.js';
 export { SimClient } from './sim-client.js';
 export type { SimClientOptions } from './sim-client.js';
-export { SimNetwork, labUnreliableNetwork, reliableNetwork, validateNetworkOptions } from './sim-network.js';
+export {
+  SimNetwork,
+  labUnreliableNetwork,
+  reliableNetwork,
+  validateNetworkOptions,
+} from './sim-network.js';
 export type { NetworkOptions, NetworkStats } from './sim-network.js';
 export { SimNode } from './sim-node.js';
 export type { DurableState, NodeHost, SimCore, SimFactories } from './sim-node.js';
@@ -16,3 +21,8 @@ export type { SimRaftOptions, SimulationFailureCode, SimulatorOptions } from './
 export { runSweepSeed, sweepReplayCommand } from './sweep.js';
 export type { SweepRunOptions, SweepRunResult } from './sweep.js';
 export { Trace } from './trace.js';
+// In-process RaftNode clusters over an in-memory transport (tests, examples, benchmarks).
+export { createMemoryNetwork } from './memory-network.js';
+export type { MemoryNetwork, MemoryNetworkStats } from './memory-network.js';
+export { createMemoryCluster } from './memory-cluster.js';
+export type { MemoryCluster, MemoryClusterOptions } from './memory-cluster.js';

@@ -1,0 +1,292 @@
+// One simulated node: a RaftCore plus the host loop that follows the Ready contract, a storage
+// whose writes only become durable at sync, and a trivial deterministic state machine (the list
+// of applied entries). Crashing drops the core and everything not yet synced; restarting builds a
+// fresh core on a storage rebuilt from the durable copy and re-applies the log from index 1.
+import type { Entry, NodeId, RaftMessage } from '../messages.js';
+import type {
+  HardState,
+  LogStorage,
+  ProposeResult,
+  RaftCoreOptions,
+  Ready,
+  Role,
+  StepResult,
+} from '../core/types.js';
+import type { InvariantChecker, NodeView } from './invariants.js';
+import { InvariantViolation } from './invariants.js';
+
+/** The part of a Raft core the simulator drives (RaftCore satisfies it). */
+export interface SimCore {
+  tick(): void;
+  step(message: RaftMessage): StepResult;
+  propose(data: Uint8Array): ProposeResult;
+  hasReady(): boolean;
+  ready(): Ready;
+  advance(ready: Ready): void;
+}
+
+/** What survives a crash: the last synced hard state and log. */
+export interface DurableState {
+  readonly hardState: HardState;
+  readonly entries: readonly Entry[];
+}
+
+/** How the simulator builds cores and storages (the real ones by default; fakes in tests). */
+export interface SimFactories {
+  createCore(options: RaftCoreOptions): SimCore;
+  /** A fresh storage holding `durable` (as if recovered from disk) for a cluster of `peers`. */
+  createStorage(init: { peers: readonly NodeId[]; durable: DurableState }): LogStorage;
+}
+
+/** What a host turn asks of the simulator around it. */
+export interface NodeHost {
+  readonly checker: InvariantChecker;
+  /** Whether a crash strikes between this write and its sync. */
+  crashBeforeSync(id: NodeId): boolean;
+  send(message: RaftMessage): void;
+  applied(id: NodeId, entry: Entry): void;
+  trace(id: NodeId, text: string): void;
+}
+
+const emptyHardState: HardState = { term: 0, vote: null, commit: 0 };
+/** A host turn that does not settle after this many Ready rounds is a livelock in the core. */
+const maxReadyRoundsPerTurn = 10_000;
+
+function sameVote(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote;
+}
+
+export class SimNode implements NodeView {
+  readonly id: NodeId;
+  private readonly peers: readonly NodeId[];
+  private readonly factories: SimFactories;
+  private readonly coreOptions: Omit<RaftCoreOptions, 'id' | 'peers' | 'storage'>;
+  private readonly host: NodeHost;
+  private core: SimCore | undefined;
+  private storage: LogStorage | undefined;
+  private durableHardState: HardState = emptyHardState;
+  private readonly durableEntries: Entry[] = [];
+  /** The lowest log index written since the last sync (Infinity when none). */
+  private dirtyFrom = Number.POSITIVE_INFINITY;
+  private written: HardState = emptyHardState;
+  private writtenLog: Entry[] = [];
+  private unsynced = false;
+  private appliedEntries: Entry[] = [];
+  role: Role = 'follower';
+  leaderId: NodeId | null = null;
+  /** Bumped at every crash so that timers of an earlier life are ignored. */
+  incarnation = 0;
+
+  constructor(init: {
+    id: NodeId;
+    peers: readonly NodeId[];
+    factories: SimFactories;
+    coreOptions: Omit<RaftCoreOptions, 'id' | 'peers' | 'storage'>;
+    host: NodeHost;
+  }) {
+    this.id = init.id;
+    this.peers = init.peers;
+    this.factories = init.factories;
+    this.coreOptions = init.coreOptions;
+    this.host = init.host;
+  }
+
+  get alive(): boolean {
+    return this.core !== undefined;
+  }
+  /** Whether the node is up in the given life (a crash or restart ends a life). */
+  runs(incarnation: number): boolean {
+    return this.core !== undefined && this.incarnation === incarnation;
+  }
+  get term(): number {
+    return this.written.term;
+  }
+  get commit(): number {
+    return this.written.commit;
+  }
+  get log(): readonly Entry[] {
+    return this.writtenLog;
+  }
+  /** Entries this incarnation's state machine has applied, in order. */
+  get applied(): readonly Entry[] {
+    return this.appliedEntries;
+  }
+  get durableState(): DurableState {
+    return { hardState: this.durableHardState, entries: this.durableEntries };
+  }
+
+  /** Starts (or restarts) the node from its durable state. */
+  start(): void {
+    if (this.core !== undefined) throw new Error(`${this.id} is already running`);
+    this.written = this.durableHardState;
+    this.writtenLog = [...this.durableEntries];
+    this.unsynced = false;
+    this.dirtyFrom = Number.POSITIVE_INFINITY;
+    this.appliedEntries = [];
+    this.role = 'follower';
+    this.leaderId = null;
+    this.storage = this.factories.createStorage({ peers: this.peers, durable: this.durableState });
+    this.host.checker.onRestart(this.id);
+    this.core = this.factories.createCore({
+      ...this.coreOptions,
+      id: this.id,
+      peers: this.peers,
+      storage: this.storage,
+      appliedIndex: 0,
+    });
+    this.host.trace(
+      this.id,
+      `start term=${this.written.term} vote=${String(this.written.vote)} commit=${this.written.commit} last=${this.writtenLog.length}`,
+    );
+    this.drain();
+  }
+
+  /** Stops the node: the core and every write not yet synced are lost. */
+  crash(): void {
+    if (this.core === undefined) return;
+    this.core = undefined;
+    this.storage = undefined;
+    this.incarnation++;
+    this.role = 'follower';
+    this.leaderId = null;
+    this.host.trace(
+      this.id,
+      `crash durable term=${this.durableHardState.term} last=${this.durableEntries.length}${this.unsynced ? ' (unsynced writes lost)' : ''}`,
+    );
+  }
+
+  tick(): void {
+    if (this.core === undefined) return;
+    this.core.tick();
+    this.drain();
+  }
+
+  step(message: RaftMessage): StepResult | undefined {
+    if (this.core === undefined) return undefined;
+    const result = this.core.step(message);
+    this.drain();
+    return result;
+  }
+
+  propose(data: Uint8Array): ProposeResult | undefined {
+    if (this.core === undefined) return undefined;
+    const result = this.core.propose(data);
+    this.drain();
+    return result;
+  }
+
+  /** Runs the host loop until the core has nothing more to do (or the node crashed). */
+  private drain(): void {
+    for (let round = 0; round < maxReadyRoundsPerTurn; round++) {
+      const core = this.core;
+      if (!core?.hasReady()) return;
+      const ready = core.ready();
+      if (!this.handle(ready)) return;
+      core.advance(ready);
+    }
+    throw new Error(`${this.id}: ready() still pending after ${maxReadyRoundsPerTurn} rounds`);
+  }
+
+  private contract(condition: boolean, message: string): void {
+    if (!condition)
+      throw new InvariantViolation({ invariant: 'READY_CONTRACT', nodeId: this.id, message });
+  }
+
+  /** One Ready, in contract order. Returns false when the node crashed before syncing. */
+  private handle(ready: Ready): boolean {
+    if (ready.softState !== undefined)
+      this.noteSoftState(ready.softState.role, ready.softState.leaderId);
+    this.contract(ready.snapshot === undefined, 'the simulator does not model snapshots yet');
+    this.write(ready);
+    if (ready.mustSync) {
+      if (this.host.crashBeforeSync(this.id)) {
+        this.host.trace(this.id, 'crash between write and sync');
+        this.crash();
+        return false;
+      }
+      this.sync();
+    }
+    for (const message of ready.messages) this.send(message);
+    for (const entry of ready.committedEntries) this.apply(entry);
+    return true;
+  }
+
+  private noteSoftState(role: Role, leaderId: NodeId | null): void {
+    if (role !== this.role || leaderId !== this.leaderId) {
+      this.host.trace(this.id, `role ${role} term=${this.written.term} leader=${String(leaderId)}`);
+    }
+    this.role = role;
+    this.leaderId = leaderId;
+  }
+
+  private write(ready: Ready): void {
+    const storage = this.storage;
+    if (storage === undefined) return;
+    const hardState = ready.hardState;
+    if (hardState !== undefined) {
+      this.contract(
+        ready.mustSync || sameVote(hardState, this.written),
+        `term/vote changed to ${hardState.term}/${String(hardState.vote)} without mustSync`,
+      );
+      storage.setHardState(hardState);
+      this.written = hardState;
+      this.unsynced = true;
+    }
+    const first = ready.entries[0];
+    if (first !== undefined) {
+      this.contract(ready.mustSync, `entries from ${first.index} without mustSync`);
+      const previousLastIndex = this.writtenLog.length;
+      storage.append(ready.entries);
+      this.writtenLog.length = Math.min(this.writtenLog.length, first.index - 1);
+      this.writtenLog.push(...ready.entries);
+      this.unsynced = true;
+      this.dirtyFrom = Math.min(this.dirtyFrom, first.index);
+      this.host.checker.onAppend(this, { entries: ready.entries, previousLastIndex });
+      const last = ready.entries[ready.entries.length - 1]!;
+      this.host.trace(
+        this.id,
+        `append ${first.index}..${last.index} (term ${last.term}) over last=${previousLastIndex}`,
+      );
+    }
+  }
+
+  private sync(): void {
+    if (!this.unsynced) return;
+    // Replay the log writes since the last sync onto the durable copy.
+    if (this.dirtyFrom !== Number.POSITIVE_INFINITY) {
+      this.durableEntries.length = Math.min(this.durableEntries.length, this.dirtyFrom - 1);
+      for (let index = this.durableEntries.length + 1; index <= this.writtenLog.length; index++) {
+        this.durableEntries.push(this.writtenLog[index - 1]!);
+      }
+    }
+    this.durableHardState = this.written;
+    this.dirtyFrom = Number.POSITIVE_INFINITY;
+    this.unsynced = false;
+    this.host.checker.onDurableHardState(this.id, this.written);
+  }
+
+  private send(message: RaftMessage): void {
+    if (message.type === 'AppendEntriesResponse' && message.success) {
+      const held = this.durableEntries[message.matchIndex - 1];
+      this.contract(
+        message.matchIndex === 0 || held !== undefined,
+        `acknowledged index ${message.matchIndex} before it was durable`,
+      );
+    }
+    if (message.type === 'RequestVoteResponse' && message.granted && !message.preVote) {
+      const durable = this.durableHardState;
+      this.contract(
+        durable.term === message.term && durable.vote === message.to,
+        `granted a vote to ${message.to} in term ${message.term} before it was durable`,
+      );
+    }
+    this.host.checker.onSend(message);
+    this.host.send(message);
+  }
+
+  private apply(entry: Entry): void {
+    this.host.checker.onApply(this, entry);
+    this.appliedEntries.push(entry);
+    this.host.applied(this.id, entry);
+  }
+}

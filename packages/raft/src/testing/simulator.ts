@@ -1,0 +1,491 @@
+// The deterministic simulator: a single-threaded cluster of Raft cores on a virtual clock. Every
+// node ticks every `tickMs` of its own (drifting) clock; messages travel through a network that
+// drops, duplicates, delays, reorders and partitions; nodes crash and restart from what they had
+// synced. Events run in (time, sequence) order from a seeded generator, so a seed is a complete
+// description of a run, and the invariants of Raft are checked after every event.
+import type { Entry, NodeId, RaftMessage } from '../messages.js';
+import type { ProposeResult, RaftCoreOptions } from '../core/types.js';
+import { EventQueue } from './event-queue.js';
+import type { AcknowledgedProposal, NodeView } from './invariants.js';
+import { InvariantChecker, InvariantViolation, entryKey } from './invariants.js';
+import type { Prng } from './prng.js';
+import { createPrng } from './prng.js';
+import type { NetworkOptions } from './sim-network.js';
+import { SimNetwork, reliableNetwork } from './sim-network.js';
+import type { SimFactories } from './sim-node.js';
+import { SimNode } from './sim-node.js';
+import { Trace } from './trace.js';
+
+/** Core options the simulator passes through (everything but identity, peers and storage). */
+export type SimRaftOptions = Omit<
+  RaftCoreOptions,
+  'id' | 'peers' | 'storage' | 'random' | 'appliedIndex'
+>;
+
+export interface SimulatorOptions {
+  readonly seed: number;
+  /** Cluster size (nodes are named n1..nN) or explicit ids. */
+  readonly nodes: number | readonly NodeId[];
+  readonly factories: SimFactories;
+  /** Virtual milliseconds between two ticks of a node's clock. Default 10. */
+  readonly tickMs?: number;
+  /** Each node's clock runs fast or slow by up to this fraction. Default 0.02. */
+  readonly clockDriftMax?: number;
+  readonly network?: Partial<NetworkOptions>;
+  readonly raft?: SimRaftOptions;
+  /** Probability that a node crashes between writing a Ready and syncing it. Default 0. */
+  readonly crashBeforeSyncRate?: number;
+  /** How long a node stays down after a crash between write and sync. Default 200 ms. */
+  readonly crashDowntimeMs?: number;
+  /** The command that replays this run, printed on failure. */
+  readonly replayCommand?: string;
+  /** Trace lines shown on failure. Default 50. */
+  readonly traceLinesOnFailure?: number;
+  /** Upper bound on pending events (a runaway guard). Default 1,000,000. */
+  readonly maxPendingEvents?: number;
+}
+
+export type SimulationFailureCode = 'INVARIANT_VIOLATED' | 'CORE_THREW' | 'LIVENESS';
+
+/** A failed run: names the seed, the replay command and the last lines of the trace. */
+export class SimulationFailure extends Error {
+  override readonly name = 'SimulationFailure' as const;
+  readonly code: SimulationFailureCode;
+  readonly seed: number;
+  readonly replayCommand: string;
+  readonly traceTail: readonly string[];
+
+  constructor(init: {
+    code: SimulationFailureCode;
+    seed: number;
+    replayCommand: string;
+    traceTail: readonly string[];
+    message: string;
+    cause?: unknown;
+  }) {
+    const report = [
+      `${init.code}: ${init.message}`,
+      `seed ${init.seed}; replay with: ${init.replayCommand}`,
+      `last ${init.traceTail.length} trace lines:`,
+      ...init.traceTail,
+    ].join('\n');
+    super(report, { cause: init.cause });
+    this.code = init.code;
+    this.seed = init.seed;
+    this.replayCommand = init.replayCommand;
+    this.traceTail = init.traceTail;
+  }
+}
+
+type SimEvent =
+  | { readonly kind: 'tick'; readonly node: SimNode; readonly incarnation: number }
+  | { readonly kind: 'deliver'; readonly message: RaftMessage }
+  | { readonly kind: 'call'; readonly label: string; readonly run: () => void };
+
+/** A client's proposal waiting to be seen applied at the node that accepted it. */
+interface PendingProposal {
+  readonly nodeId: NodeId;
+  readonly incarnation: number;
+  readonly index: number;
+  readonly term: number;
+  readonly payload: string;
+}
+
+const encoder = new TextEncoder();
+
+function describeMessage(message: RaftMessage): string {
+  const head = `${message.type} ${message.from}->${message.to} t${message.term}`;
+  switch (message.type) {
+    case 'AppendEntries':
+      return `${head} prev=${message.prevLogIndex}/${message.prevLogTerm} n=${message.entries.length} commit=${message.leaderCommit}`;
+    case 'AppendEntriesResponse':
+      return `${head} ${message.success ? 'ok' : 'reject'} match=${message.matchIndex}${message.conflictIndex === undefined ? '' : ` conflict=${message.conflictIndex}/${String(message.conflictTerm)}`}`;
+    case 'RequestVote':
+      return `${head}${message.preVote ? ' pre' : ''} last=${message.lastLogIndex}/${message.lastLogTerm}`;
+    case 'RequestVoteResponse':
+      return `${head}${message.preVote ? ' pre' : ''} ${message.granted ? 'granted' : 'refused'}`;
+    case 'Heartbeat':
+      return `${head} commit=${message.leaderCommit}`;
+    case 'HeartbeatResponse':
+    case 'TimeoutNow':
+    case 'Propose':
+    case 'ReadIndex':
+    case 'ReadIndexResponse':
+    case 'InstallSnapshot':
+    case 'InstallSnapshotResponse':
+      return head;
+  }
+}
+
+export class Simulator {
+  readonly seed: number;
+  readonly nodeIds: readonly NodeId[];
+  readonly network: SimNetwork;
+  readonly checker: InvariantChecker = new InvariantChecker();
+  readonly trace: Trace;
+  readonly replayCommand: string;
+  private readonly nodes = new Map<NodeId, SimNode>();
+  private readonly queue: EventQueue<SimEvent>;
+  private readonly random: Prng;
+  private readonly faultRandom: Prng;
+  private readonly tickPeriodMs = new Map<NodeId, number>();
+  private readonly crashBeforeSyncRate: number;
+  private readonly crashDowntimeMs: number;
+  private readonly traceLinesOnFailure: number;
+  private readonly pending: PendingProposal[] = [];
+  private readonly acknowledgedPayloads = new Set<string>();
+  private nowMs = 0;
+  private events = 0;
+
+  constructor(options: SimulatorOptions) {
+    this.seed = options.seed;
+    this.random = createPrng(options.seed);
+    const networkRandom = this.random.fork();
+    const coreRandom = this.random.fork();
+    this.faultRandom = this.random.fork();
+    this.nodeIds =
+      typeof options.nodes === 'number'
+        ? Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`)
+        : [...options.nodes];
+    if (this.nodeIds.length < 1) throw new RangeError('nodes must name at least one node');
+    this.replayCommand =
+      options.replayCommand ??
+      `pnpm --filter @distsync/raft sim --seed ${options.seed} --nodes ${this.nodeIds.length}`;
+    this.traceLinesOnFailure = options.traceLinesOnFailure ?? 50;
+    this.trace = new Trace({ capacity: Math.max(this.traceLinesOnFailure, 200) });
+    this.queue = new EventQueue({ maxEvents: options.maxPendingEvents ?? 1_000_000 });
+    this.network = new SimNetwork({
+      options: { ...reliableNetwork, ...options.network },
+      random: networkRandom,
+    });
+    this.crashBeforeSyncRate = options.crashBeforeSyncRate ?? 0;
+    this.crashDowntimeMs = options.crashDowntimeMs ?? 200;
+    const tickMs = options.tickMs ?? 10;
+    const drift = options.clockDriftMax ?? 0.02;
+    if (!(tickMs > 0)) throw new RangeError('tickMs must be positive');
+    if (!(drift >= 0 && drift < 0.5)) throw new RangeError('clockDriftMax must be within [0, 0.5)');
+    for (const id of this.nodeIds) {
+      this.tickPeriodMs.set(id, tickMs * (1 + (this.random.next() * 2 - 1) * drift));
+      const nodeRandom = coreRandom.fork();
+      const node = new SimNode({
+        id,
+        peers: this.nodeIds,
+        factories: options.factories,
+        coreOptions: { ...options.raft, random: () => nodeRandom.next() },
+        host: this.hostFor(),
+      });
+      this.nodes.set(id, node);
+    }
+    this.guard(() => {
+      for (const node of this.nodes.values()) this.startNode(node);
+    });
+  }
+
+  private hostFor(): ConstructorParameters<typeof SimNode>[0]['host'] {
+    return {
+      checker: this.checker,
+      crashBeforeSync: (id) => {
+        if (!this.faultRandom.chance(this.crashBeforeSyncRate)) return false;
+        this.schedule(this.crashDowntimeMs, `restart ${id}`, () => {
+          this.restart(id);
+        });
+        return true;
+      },
+      send: (message) => {
+        this.sendMessage(message);
+      },
+      applied: (id, entry) => {
+        this.noteApplied(id, entry);
+      },
+      trace: (id, text) => {
+        this.trace.record(this.nowMs, id, text);
+      },
+    };
+  }
+
+  /** Virtual time in milliseconds since the start. */
+  get now(): number {
+    return this.nowMs;
+  }
+
+  /** Events processed so far. */
+  get eventCount(): number {
+    return this.events;
+  }
+
+  node(id: NodeId): SimNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new RangeError(`unknown node ${id}`);
+    return node;
+  }
+
+  get allNodes(): readonly SimNode[] {
+    return [...this.nodes.values()];
+  }
+
+  /** Nodes that are up and believe they lead, with their terms. */
+  leaders(): SimNode[] {
+    return this.allNodes.filter((node) => node.alive && node.role === 'leader');
+  }
+
+  /** Schedules `run` after `delayMs` of virtual time (a fault, a client action, a check). */
+  schedule(delayMs: number, label: string, run: () => void): void {
+    this.queue.push(this.nowMs + delayMs, { kind: 'call', label, run });
+  }
+
+  private startNode(node: SimNode): void {
+    node.start();
+    const incarnation = node.incarnation;
+    // A random phase, so that nodes do not tick in lockstep.
+    const period = this.tickPeriodMs.get(node.id) ?? 10;
+    this.queue.push(this.nowMs + this.random.next() * period, { kind: 'tick', node, incarnation });
+  }
+
+  private sendMessage(message: RaftMessage): void {
+    const delays = this.network.plan(message);
+    if (delays.length === 0) {
+      this.trace.record(this.nowMs, message.from, `lost ${describeMessage(message)}`);
+    }
+    for (const delay of delays) this.queue.push(this.nowMs + delay, { kind: 'deliver', message });
+  }
+
+  /** Runs one event and checks every invariant. Returns false when no event is left. */
+  step(): boolean {
+    const event = this.queue.pop();
+    if (event === undefined) return false;
+    this.nowMs = event.timeMs;
+    this.events++;
+    this.guard(() => {
+      this.dispatch(event.value);
+      this.checker.afterStep(this.allNodes);
+    });
+    return true;
+  }
+
+  private dispatch(event: SimEvent): void {
+    switch (event.kind) {
+      case 'tick': {
+        const { node, incarnation } = event;
+        if (!node.runs(incarnation)) return;
+        node.tick();
+        const period = this.tickPeriodMs.get(node.id) ?? 10;
+        if (node.runs(incarnation)) {
+          this.queue.push(this.nowMs + period, { kind: 'tick', node, incarnation });
+        }
+        return;
+      }
+      case 'deliver':
+        this.deliver(event.message);
+        return;
+      case 'call':
+        this.trace.record(this.nowMs, '--', event.label);
+        event.run();
+        return;
+    }
+  }
+
+  private deliver(message: RaftMessage): void {
+    const target = this.nodes.get(message.to);
+    if (
+      target === undefined ||
+      !target.alive ||
+      !this.network.canDeliver(message.from, message.to)
+    ) {
+      this.trace.record(this.nowMs, message.to, `drop ${describeMessage(message)}`);
+      return;
+    }
+    this.network.stats.delivered++;
+    this.trace.record(this.nowMs, message.to, `recv ${describeMessage(message)}`);
+    const result = target.step(message);
+    if (result !== undefined && !result.ok) {
+      this.trace.record(this.nowMs, message.to, `refused ${result.code}: ${result.reason}`);
+    }
+  }
+
+  /** Wraps anything thrown while running events into a SimulationFailure with seed and trace. */
+  guard<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      if (error instanceof SimulationFailure) throw error;
+      throw this.failure(error);
+    }
+  }
+
+  /** Builds the failure report for `cause` (an invariant violation, a core throw, a liveness miss). */
+  failure(cause: unknown, code?: SimulationFailureCode): SimulationFailure {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    return new SimulationFailure({
+      code: code ?? (cause instanceof InvariantViolation ? 'INVARIANT_VIOLATED' : 'CORE_THREW'),
+      seed: this.seed,
+      replayCommand: this.replayCommand,
+      traceTail: this.trace.tail(this.traceLinesOnFailure),
+      message: `${message} (at ${this.nowMs.toFixed(3)} ms, event ${this.events})`,
+      cause,
+    });
+  }
+
+  /** Runs events until virtual time reaches `now + durationMs`. */
+  runFor(durationMs: number): void {
+    const until = this.nowMs + durationMs;
+    for (;;) {
+      const next = this.queue.peek();
+      if (next === undefined || next.timeMs > until) break;
+      this.step();
+    }
+    this.nowMs = Math.max(this.nowMs, until);
+  }
+
+  /**
+   * Runs until `done()` holds (checked after every event) or `timeoutMs` of virtual time passed.
+   * Returns whether `done()` held.
+   */
+  runUntil(done: () => boolean, timeoutMs: number): boolean {
+    const until = this.nowMs + timeoutMs;
+    if (done()) return true;
+    for (;;) {
+      const next = this.queue.peek();
+      if (next === undefined || next.timeMs > until) break;
+      this.step();
+      if (done()) return true;
+    }
+    this.nowMs = Math.max(this.nowMs, until);
+    return false;
+  }
+
+  crash(id: NodeId): void {
+    this.trace.record(this.nowMs, id, 'crash (fault)');
+    this.node(id).crash();
+    this.forgetPendingAt(id);
+  }
+
+  restart(id: NodeId): void {
+    const node = this.node(id);
+    if (node.alive) node.crash();
+    this.forgetPendingAt(id);
+    this.guard(() => {
+      this.startNode(node);
+    });
+  }
+
+  /** Only the listed groups talk among themselves (unlisted nodes are isolated). */
+  partition(groups: readonly (readonly NodeId[])[]): void {
+    this.network.partition(this.nodeIds, groups);
+    this.trace.record(
+      this.nowMs,
+      '--',
+      `partition ${groups.map((group) => `[${group.join(',')}]`).join(' ')}`,
+    );
+  }
+
+  cutOneWay(from: NodeId, to: NodeId): void {
+    this.network.cutOneWay(from, to);
+    this.trace.record(this.nowMs, '--', `cut ${from}->${to}`);
+  }
+
+  /** Disconnects a node from everyone (the lab's `disconnect`). */
+  disconnect(id: NodeId): void {
+    this.network.isolate(this.nodeIds, id);
+    this.trace.record(this.nowMs, '--', `disconnect ${id}`);
+  }
+
+  /** Reconnects a node to everyone (the lab's `connect`), leaving other cuts in place. */
+  connect(id: NodeId): void {
+    this.network.reconnect(this.nodeIds, id);
+    this.trace.record(this.nowMs, '--', `connect ${id}`);
+  }
+
+  heal(): void {
+    this.network.heal();
+    this.trace.record(this.nowMs, '--', 'heal');
+  }
+
+  configureNetwork(options: Partial<NetworkOptions>): void {
+    this.network.configure(options);
+    this.trace.record(this.nowMs, '--', `network ${JSON.stringify(options)}`);
+  }
+
+  /**
+   * Offers `payload` to node `id` as a client would (the lab's `Start`). An accepted proposal is
+   * tracked until the same node applies its index: then it counts as acknowledged.
+   */
+  propose(id: NodeId, payload: string): ProposeResult | undefined {
+    const node = this.node(id);
+    const result = this.guard(() => node.propose(encoder.encode(payload)));
+    this.trace.record(
+      this.nowMs,
+      id,
+      `propose ${payload.length > 24 ? `${payload.slice(0, 24)}...` : payload} -> ${result === undefined ? 'down' : JSON.stringify(result)}`,
+    );
+    if (result?.ok === true && 'index' in result) {
+      this.pending.push({
+        nodeId: id,
+        incarnation: node.incarnation,
+        index: result.index,
+        term: result.term,
+        payload,
+      });
+    }
+    this.guard(() => {
+      this.checker.afterStep(this.allNodes);
+    });
+    return result;
+  }
+
+  /** Whether the node that accepted `payload` has applied it (the client got its answer). */
+  isAcknowledged(payload: string): boolean {
+    return this.acknowledgedPayloads.has(payload);
+  }
+
+  get acknowledgedCount(): number {
+    return this.acknowledgedPayloads.size;
+  }
+
+  private noteApplied(id: NodeId, entry: Entry): void {
+    for (let i = 0; i < this.pending.length; i++) {
+      const pending = this.pending[i]!;
+      if (pending.nodeId !== id || pending.index !== entry.index) continue;
+      this.pending.splice(i, 1);
+      i--;
+      const proposal: AcknowledgedProposal = {
+        index: pending.index,
+        term: pending.term,
+        payload: pending.payload,
+      };
+      if (entry.term === pending.term && entryKey(entry) === `normal:${pending.payload}`) {
+        this.acknowledgedPayloads.add(pending.payload);
+        this.checker.onAcknowledged(proposal);
+        this.trace.record(
+          this.nowMs,
+          id,
+          `ack ${pending.payload.slice(0, 24)} at ${pending.index}`,
+        );
+      }
+    }
+  }
+
+  private forgetPendingAt(id: NodeId): void {
+    // The client's connection to a crashed node breaks: the outcome of its proposals is unknown.
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      if (this.pending[i]?.nodeId === id) this.pending.splice(i, 1);
+    }
+  }
+
+  /** Every acknowledged proposal is applied, identically, at every node in `ids`. */
+  verifyAcknowledged(ids: readonly NodeId[] = this.nodeIds): void {
+    const views: NodeView[] = ids.map((id) => this.node(id));
+    this.guard(() => {
+      this.checker.verifyAcknowledged({
+        views,
+        appliedCount: (id) => this.node(id).applied.length,
+      });
+    });
+  }
+
+  /** The payload a node applied at `index`, if any (normal entries only). */
+  appliedPayload(id: NodeId, index: number): string | undefined {
+    const entry = this.node(id).applied[index - 1];
+    if (entry?.type !== 'normal') return undefined;
+    return entryKey(entry).slice('normal:'.length);
+  }
+}

@@ -1,0 +1,209 @@
+// One randomized run per seed: a chaos phase with every fault kind (loss, duplication, delay,
+// long reordering, partitions of any shape, one-way cuts, crashes that lose unsynced writes,
+// clock drift) under client load, then a majority is healed and must commit a new entry within
+// a bound, then everything is healed and every acknowledged proposal must be on every node.
+import type { NodeId } from '../messages.js';
+import type { Prng } from './prng.js';
+import { createPrng } from './prng.js';
+import type { NetworkOptions } from './sim-network.js';
+import { SimClient } from './sim-client.js';
+import type { SimFactories } from './sim-node.js';
+import { Simulator } from './simulator.js';
+
+export interface SweepRunOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly factories: SimFactories;
+  /** Virtual duration of the chaos phase. Default 3,000 ms. */
+  readonly chaosMs?: number;
+  /** Bound for a healed majority to commit a new entry. Default 5,000 ms. */
+  readonly commitBoundMs?: number;
+}
+
+export interface SweepRunResult {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly events: number;
+  readonly virtualMs: number;
+  readonly acknowledged: number;
+  readonly maxTerm: number;
+  readonly faults: number;
+  /** Virtual ms from healing a majority until its new entry was acknowledged. */
+  readonly recoveryMs: number;
+}
+
+const tickMs = 10;
+
+/** The replay command for one sweep run. */
+export function sweepReplayCommand(options: {
+  seed: number;
+  nodes: number;
+  chaosMs: number;
+}): string {
+  return `pnpm --filter @distsync/raft sim --seed ${options.seed} --nodes ${options.nodes} --chaos-ms ${options.chaosMs}`;
+}
+
+function randomNetwork(random: Prng): NetworkOptions {
+  const delayMsMax = random.int(1, 30);
+  return {
+    dropRate: random.pick([0, 0.01, 0.05, 0.1, 0.2]),
+    duplicateRate: random.pick([0, 0, 0.02, 0.1]),
+    delayMsMin: random.int(0, Math.min(5, delayMsMax)),
+    delayMsMax,
+    longDelayRate: random.pick([0, 0, 0.01, 0.03]),
+    longDelayMsMax: random.int(delayMsMax, 600),
+  };
+}
+
+function randomGroups(random: Prng, ids: readonly NodeId[]): NodeId[][] {
+  const groupCount = random.int(2, Math.max(2, Math.min(3, ids.length)));
+  const groups: NodeId[][] = Array.from({ length: groupCount }, () => []);
+  for (const id of ids) random.pick(groups).push(id);
+  return groups;
+}
+
+/** Schedules one random fault and the next one after it, until `endMs`. */
+function scheduleFaults(init: {
+  sim: Simulator;
+  random: Prng;
+  endMs: number;
+  count: { faults: number };
+}): void {
+  const { sim, random, endMs, count } = init;
+  const delay = random.int(20, 400);
+  if (sim.now + delay >= endMs) return;
+  sim.schedule(delay, 'fault', () => {
+    count.faults++;
+    injectFault(sim, random);
+    scheduleFaults(init);
+  });
+}
+
+function injectFault(sim: Simulator, random: Prng): void {
+  const ids = sim.nodeIds;
+  const roll = random.next();
+  if (roll < 0.15) sim.heal();
+  else if (roll < 0.3) sim.partition(randomGroups(random, ids));
+  else if (roll < 0.42) sim.cutOneWay(random.pick(ids), random.pick(ids));
+  else if (roll < 0.5) sim.disconnect(random.pick(ids));
+  else if (roll < 0.58) sim.connect(random.pick(ids));
+  else if (roll < 0.74) {
+    const alive = sim.allNodes.filter((node) => node.alive);
+    if (alive.length === 0) return;
+    // Leaders are crashed more often: that is where the interesting histories are.
+    const leaders = alive.filter((node) => node.role === 'leader');
+    const victim =
+      leaders.length > 0 && random.chance(0.5) ? random.pick(leaders) : random.pick(alive);
+    sim.crash(victim.id);
+    const downtime = random.int(10, 1200);
+    sim.schedule(downtime, `restart ${victim.id}`, () => {
+      if (!sim.node(victim.id).alive) sim.restart(victim.id);
+    });
+  } else if (roll < 0.8) {
+    const down = sim.allNodes.filter((node) => !node.alive);
+    if (down.length > 0) sim.restart(random.pick(down).id);
+  } else {
+    sim.configureNetwork(randomNetwork(random));
+  }
+}
+
+/** Proposes through `client` until one proposal is acknowledged or `boundMs` passed. */
+function commitWithin(init: { sim: Simulator; client: SimClient; boundMs: number }): boolean {
+  const { sim, client, boundMs } = init;
+  const before = sim.acknowledgedCount;
+  client.start();
+  const committed = sim.runUntil(() => sim.acknowledgedCount > before, boundMs);
+  client.stop();
+  return committed;
+}
+
+/** Runs one seed; throws a SimulationFailure on any violation or missed bound. */
+export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
+  const chaosMs = options.chaosMs ?? 3000;
+  const commitBoundMs = options.commitBoundMs ?? 5000;
+  const random = createPrng(options.seed ^ 0x5eed);
+  const sim = new Simulator({
+    seed: options.seed,
+    nodes: options.nodes,
+    factories: options.factories,
+    tickMs,
+    clockDriftMax: 0.05,
+    network: randomNetwork(random),
+    raft: { electionTicks: 10, heartbeatTicks: 1 },
+    crashBeforeSyncRate: random.pick([0, 0.001, 0.005]),
+    crashDowntimeMs: random.int(10, 500),
+    replayCommand: sweepReplayCommand({ seed: options.seed, nodes: options.nodes, chaosMs }),
+  });
+  const count = { faults: 0 };
+  const clients = Array.from(
+    { length: random.int(1, 3) },
+    (_, i) =>
+      new SimClient({
+        sim,
+        random: random.fork(),
+        options: { name: `c${i + 1}`, intervalMs: random.int(10, 80) },
+      }),
+  );
+  for (const client of clients) client.start();
+  scheduleFaults({ sim, random, endMs: chaosMs, count });
+  sim.runFor(chaosMs);
+  for (const client of clients) client.stop();
+
+  // Heal a majority (the rest stays cut off, possibly down): it alone must make progress.
+  const majority = random.shuffle(sim.nodeIds).slice(0, Math.floor(sim.nodeIds.length / 2) + 1);
+  sim.configureNetwork({ dropRate: 0, duplicateRate: 0, longDelayRate: 0 });
+  sim.partition([majority]);
+  for (const id of majority) if (!sim.node(id).alive) sim.restart(id);
+  const healedAt = sim.now;
+  const probe = new SimClient({
+    sim,
+    random: random.fork(),
+    options: { name: 'probe', intervalMs: 50 },
+  });
+  if (!commitWithin({ sim, client: probe, boundMs: commitBoundMs })) {
+    throw sim.failure(
+      new Error(
+        `healed majority [${majority.join(',')}] committed nothing within ${commitBoundMs} ms`,
+      ),
+      'LIVENESS',
+    );
+  }
+  const recoveryMs = sim.now - healedAt;
+
+  // Heal everything: every node must converge on every acknowledged proposal.
+  sim.heal();
+  for (const node of sim.allNodes) if (!node.alive) sim.restart(node.id);
+  const final = new SimClient({
+    sim,
+    random: random.fork(),
+    options: { name: 'final', intervalMs: 50 },
+  });
+  if (!commitWithin({ sim, client: final, boundMs: commitBoundMs })) {
+    throw sim.failure(
+      new Error(`healed cluster committed nothing within ${commitBoundMs} ms`),
+      'LIVENESS',
+    );
+  }
+  const target = Math.max(...sim.allNodes.map((node) => node.commit));
+  const converged = sim.runUntil(
+    () => sim.allNodes.every((node) => node.applied.length >= target),
+    commitBoundMs,
+  );
+  if (!converged) {
+    throw sim.failure(
+      new Error(`nodes did not all apply index ${target} within ${commitBoundMs} ms`),
+      'LIVENESS',
+    );
+  }
+  sim.verifyAcknowledged();
+  return {
+    seed: options.seed,
+    nodes: options.nodes,
+    events: sim.eventCount,
+    virtualMs: sim.now,
+    acknowledged: sim.acknowledgedCount,
+    maxTerm: Math.max(...sim.allNodes.map((node) => node.term)),
+    faults: count.faults,
+    recoveryMs,
+  };
+}
