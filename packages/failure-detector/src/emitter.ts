@@ -55,13 +55,14 @@ export class TypedEmitter<E extends TypedEvent> {
 }
 
 /** An async iterator over events with a bounded buffer that drops the oldest when full. */
-export interface EventStream<E> extends AsyncIterableIterator<E, undefined> {
+export interface EventStream<E> extends AsyncIterator<E, undefined> {
   /** Events this stream dropped because its buffer was full. */
   readonly droppedEvents: number;
   /** Events waiting to be read. */
   readonly bufferedEvents: number;
   next(): Promise<IteratorResult<E, undefined>>;
   return(): Promise<IteratorResult<E, undefined>>;
+  [Symbol.asyncIterator](): EventStream<E>;
 }
 
 /** What a {@link BoundedEventStream} needs from its owner. */

@@ -145,7 +145,7 @@ export function resolveHeartbeatMonitorOptions(
  * own schedule (or uses `startMonitorClock`). Events go to `on()` listeners and to every
  * async iterator from `events()`.
  */
-export class HeartbeatMonitor implements AsyncIterable<MonitorEvent, undefined> {
+export class HeartbeatMonitor implements AsyncIterable<MonitorEvent> {
   readonly options: ResolvedHeartbeatMonitorOptions;
   private readonly entries = new Map<PeerId, PeerEntry>();
   private readonly emitter = new TypedEmitter<MonitorEvent>();

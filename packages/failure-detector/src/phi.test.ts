@@ -97,3 +97,46 @@ describe('PhiAccrualFailureDetector reference values', () => {
     expect(detector.phi(1_000_000 + 4400)).toBeCloseTo(4.7366946, 6);
   });
 });
+
+/** The double right after `value` (for finite, non-negative `value`). */
+function nextUp(value: number): number {
+  const bits = new BigUint64Array(new Float64Array([value]).buffer);
+  bits[0] = bits[0]! + 1n;
+  return new Float64Array(bits.buffer)[0]!;
+}
+
+describe('computePhi monotonicity at the last bit', () => {
+  it('never decreases from one double to the next, including at the z = 36 seam', () => {
+    // Find y where z = y * (1.5976 + 0.070566 y^2) = 36 (about 6.99), then step ulp by ulp.
+    let low = 0;
+    let high = 10;
+    for (let step = 0; step < 200; step += 1) {
+      const mid = (low + high) / 2;
+      if (mid * (1.5976 + 0.070566 * mid * mid) < 36) low = mid;
+      else high = mid;
+    }
+    const decreases: number[] = [];
+    for (const start of [low - 1e-12, 0, 1e-3, 0.5, 1, 3.16]) {
+      let elapsed = Math.max(0, start);
+      let previous = computePhi(elapsed, 0, 1);
+      for (let step = 0; step < 20_000; step += 1) {
+        elapsed = nextUp(elapsed);
+        const phi = computePhi(elapsed, 0, 1);
+        if (phi < previous) decreases.push(elapsed);
+        previous = phi;
+      }
+    }
+    expect(decreases).toEqual([]);
+  });
+
+  it('never decreases over a fine grid from deep below the mean to far above it', () => {
+    const decreases: number[] = [];
+    let previous = 0;
+    for (let elapsed = -50_000; elapsed <= 50_000; elapsed += 0.37) {
+      const phi = computePhi(elapsed, 1000, 700);
+      if (phi < previous) decreases.push(elapsed);
+      previous = phi;
+    }
+    expect(decreases).toEqual([]);
+  });
+});
