@@ -42,6 +42,10 @@ export type {
   TimeoutNow,
 } from './messages.js';
 export type * from './core/types.js';
+export { RaftCore } from './core/raft-core.js';
+export { MemoryStorage } from './core/memory-storage.js';
+export { RaftError } from './errors.js';
+export type { RaftErrorCode } from './errors.js';
 export type { Transport } from './transport.js';
 export type { ApplyContext, StateMachine } from './state-machine.js';
 export { RaftNode } from './node/raft-node.js';

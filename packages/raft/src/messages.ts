@@ -15,7 +15,11 @@ export type NodeId = z.infer<typeof NodeIdSchema>;
 export const TermSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 export const IndexSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
-const BytesSchema = z.instanceof(Uint8Array);
+// `z.custom` rather than `z.instanceof` so the inferred type is plain `Uint8Array` (any backing
+// buffer), which `Buffer` and views into shared buffers satisfy without copies.
+const BytesSchema = z.custom<Uint8Array>((value) => value instanceof Uint8Array, {
+  message: 'expected a Uint8Array',
+});
 
 /** Voters decide elections and commits; learners receive the log but never vote. */
 export const MembershipSchema = z.object({

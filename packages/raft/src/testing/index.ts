@@ -26,3 +26,5 @@ export { createMemoryNetwork } from './memory-network.js';
 export type { MemoryNetwork, MemoryNetworkStats } from './memory-network.js';
 export { createMemoryCluster } from './memory-cluster.js';
 export type { MemoryCluster, MemoryClusterOptions } from './memory-cluster.js';
+export { TestNetwork, applyReady, createTestCore, drainMessages } from './network.js';
+export type { CoreOverrides, DeliveryObserver, TestNetworkOptions, TestNode } from './network.js';

@@ -1,0 +1,130 @@
+// Cheap structural checks on a message before the core acts on it. Messages normally arrive
+// parsed by zod at the edge, but the core is the last line of defence: a NaN term or a negative
+// index must never reach the state, so each is refused with a reason and no state change.
+import type { Entry, RaftMessage } from '../messages.js';
+import type { StepRejection } from './types.js';
+
+export interface Rejection {
+  readonly code: StepRejection;
+  readonly reason: string;
+}
+
+function isIndex(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function absurd(field: string, value: unknown): Rejection {
+  return {
+    code: 'ABSURD_VALUE',
+    reason: `${field} must be a non-negative safe integer (got ${String(value)})`,
+  };
+}
+
+/** The numeric fields of each message type that must be non-negative safe integers. */
+function numericFields(message: RaftMessage): Record<string, unknown> {
+  switch (message.type) {
+    case 'RequestVote':
+      return { lastLogIndex: message.lastLogIndex, lastLogTerm: message.lastLogTerm };
+    case 'AppendEntries':
+      return {
+        prevLogIndex: message.prevLogIndex,
+        prevLogTerm: message.prevLogTerm,
+        leaderCommit: message.leaderCommit,
+      };
+    case 'AppendEntriesResponse':
+      return {
+        matchIndex: message.matchIndex,
+        rejectedIndex: message.rejectedIndex ?? 0,
+        conflictIndex: message.conflictIndex ?? 0,
+        conflictTerm: message.conflictTerm ?? 0,
+      };
+    case 'Heartbeat':
+      return { leaderCommit: message.leaderCommit };
+    case 'ReadIndexResponse':
+      return { index: message.index ?? 0 };
+    case 'InstallSnapshot':
+      return {
+        lastIncludedIndex: message.lastIncludedIndex,
+        lastIncludedTerm: message.lastIncludedTerm,
+        offset: message.offset,
+      };
+    case 'InstallSnapshotResponse':
+      return { lastIncludedIndex: message.lastIncludedIndex, nextOffset: message.nextOffset };
+    case 'RequestVoteResponse':
+    case 'HeartbeatResponse':
+    case 'TimeoutNow':
+    case 'Propose':
+    case 'ReadIndex':
+      return {};
+  }
+}
+
+/** Entries must be contiguous after `prevLogIndex`, with terms in `[prevLogTerm, term]`, rising. */
+function checkEntries(message: {
+  prevLogIndex: number;
+  prevLogTerm: number;
+  term: number;
+  entries: readonly Entry[];
+}): Rejection | undefined {
+  if (!Array.isArray(message.entries))
+    return { code: 'ABSURD_VALUE', reason: 'entries must be an array' };
+  let previousTerm = message.prevLogTerm;
+  for (let i = 0; i < message.entries.length; i++) {
+    const entry = message.entries[i];
+    if (entry === undefined || !isIndex(entry.index) || !isIndex(entry.term)) {
+      return absurd(`entries[${i}].index/term`, entry?.index);
+    }
+    if (!(entry.data instanceof Uint8Array)) {
+      return { code: 'ABSURD_VALUE', reason: `entries[${i}].data must be a Uint8Array` };
+    }
+    if (entry.index !== message.prevLogIndex + 1 + i) {
+      return {
+        code: 'INDEX_OUT_OF_RANGE',
+        reason: `entries[${i}].index ${entry.index} does not follow prevLogIndex ${message.prevLogIndex} contiguously`,
+      };
+    }
+    if (entry.term < previousTerm || entry.term > message.term) {
+      return {
+        code: 'INDEX_OUT_OF_RANGE',
+        reason: `entries[${i}].term ${entry.term} is outside [${previousTerm}, ${message.term}]`,
+      };
+    }
+    previousTerm = entry.term;
+  }
+  return undefined;
+}
+
+/** The state-independent checks: shape, numbers, and the entries of an AppendEntries. */
+export function checkShape(message: RaftMessage): Rejection | undefined {
+  if (typeof message.from !== 'string' || typeof message.to !== 'string') {
+    return { code: 'ABSURD_VALUE', reason: 'from and to must be node id strings' };
+  }
+  if (!isIndex(message.term)) return absurd('term', message.term);
+  for (const [field, value] of Object.entries(numericFields(message))) {
+    if (!isIndex(value)) return absurd(field, value);
+  }
+  if (message.type === 'AppendEntries') {
+    if (message.prevLogTerm > message.term) {
+      return {
+        code: 'INDEX_OUT_OF_RANGE',
+        reason: `prevLogTerm ${message.prevLogTerm} is beyond the message term ${message.term}`,
+      };
+    }
+    if (message.prevLogIndex > Number.MAX_SAFE_INTEGER - message.entries.length) {
+      return absurd('prevLogIndex', message.prevLogIndex);
+    }
+    return checkEntries(message);
+  }
+  if (message.type === 'Propose') {
+    if (
+      !Array.isArray(message.entries) ||
+      !message.entries.every((data) => data instanceof Uint8Array)
+    ) {
+      return { code: 'ABSURD_VALUE', reason: 'Propose entries must be an array of Uint8Array' };
+    }
+  }
+  if (message.type === 'InstallSnapshot' && !(message.data instanceof Uint8Array)) {
+    return { code: 'ABSURD_VALUE', reason: 'InstallSnapshot data must be a Uint8Array' };
+  }
+  return undefined;
+}
