@@ -45,10 +45,6 @@ export class TypedEmitter<E extends TypedEvent> {
     return errors;
   }
 
-  listenerCount(type: E['type']): number {
-    return this.listeners.get(type)?.size ?? 0;
-  }
-
   clear(): void {
     this.listeners.clear();
   }
