@@ -38,7 +38,7 @@ export type RaftErrorCode =
 
 /** The one error class of `@distsync/raft`; switch on `code`, never on `message`. */
 export class RaftError extends Error {
-  override readonly name: 'RaftError' = 'RaftError';
+  override readonly name = 'RaftError' as const;
   readonly code: RaftErrorCode;
 
   constructor(code: RaftErrorCode, message: string, options?: { cause?: unknown }) {

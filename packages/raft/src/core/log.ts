@@ -36,10 +36,7 @@ class Unstable {
 
   maybeTerm(index: number): number | undefined {
     if (index < this.offset) {
-      const snapshot = this.snapshot;
-      return snapshot !== undefined && snapshot.metadata.index === index
-        ? snapshot.metadata.term
-        : undefined;
+      return this.snapshot?.metadata.index === index ? this.snapshot.metadata.term : undefined;
     }
     return this.entries[index - this.offset]?.term;
   }

@@ -41,6 +41,13 @@ import type {
 import { checkShape } from './validate-message.js';
 import type { Rejection } from './validate-message.js';
 
+/** A message without the fields `send` stamps on it (distributes over the union). */
+type Outgoing = RaftMessage extends infer M
+  ? M extends RaftMessage
+    ? Omit<M, 'from' | 'term'>
+    : never
+  : never;
+
 type CampaignKind = 'pre-vote' | 'election' | 'transfer';
 
 const EMPTY_DATA = new Uint8Array(0);
@@ -201,7 +208,7 @@ export class RaftCore {
       return { ok: true };
     }
     if (this.leaderId === null) return { ok: false, code: 'NOT_LEADER', leaderHint: null };
-    this.send<'ReadIndex'>({ type: 'ReadIndex', to: this.leaderId, context });
+    this.send({ type: 'ReadIndex', to: this.leaderId, context });
     return { ok: true };
   }
 
@@ -615,14 +622,14 @@ export class RaftCore {
     if (checksLiveness && (message.type === 'AppendEntries' || message.type === 'Heartbeat')) {
       // A partitioned node may have moved to a higher term it cannot win with; its responses
       // at that term are the only way the current leader learns to step down and let it back.
-      this.send<'AppendEntriesResponse'>({
+      this.send({
         type: 'AppendEntriesResponse',
         to: message.from,
         success: false,
         matchIndex: 0,
       });
     } else if (message.type === 'RequestVote' && message.preVote) {
-      this.send<'RequestVoteResponse'>({
+      this.send({
         type: 'RequestVoteResponse',
         to: message.from,
         preVote: true,
@@ -837,7 +844,7 @@ export class RaftCore {
 
   private handleSnapshot(message: InstallSnapshot): void {
     const respond = (success: boolean, nextOffset: number): void => {
-      this.send<'InstallSnapshotResponse'>({
+      this.send({
         type: 'InstallSnapshotResponse',
         to: message.from,
         lastIncludedIndex: message.lastIncludedIndex,
@@ -919,7 +926,7 @@ export class RaftCore {
     if (last?.type === 'Propose' && last.to === leader) {
       last.entries.push(data);
     } else {
-      this.send<'Propose'>({ type: 'Propose', to: leader, entries: [data] });
+      this.send({ type: 'Propose', to: leader, entries: [data] });
     }
     return { ok: true, forwardedTo: leader };
   }
@@ -1082,7 +1089,7 @@ export class RaftCore {
   }
 
   private sendTimeoutNow(to: NodeId): void {
-    this.send<'TimeoutNow'>({ type: 'TimeoutNow', to });
+    this.send({ type: 'TimeoutNow', to });
   }
 
   private broadcastHeartbeat(readContext: string | undefined): void {
@@ -1167,7 +1174,7 @@ export class RaftCore {
       this.readStates.push({ context: read.context, index: read.index });
       return;
     }
-    this.send<'ReadIndexResponse'>({
+    this.send({
       type: 'ReadIndexResponse',
       to: read.from,
       context: read.context,
@@ -1180,10 +1187,8 @@ export class RaftCore {
   // ---------------------------------------------------------------------------------------------
 
   /** Queues a message stamped with this node's id and current term. */
-  private send<T extends RaftMessage['type']>(
-    fields: Omit<Extract<RaftMessage, { type: T }>, 'from' | 'term'>,
-  ): void {
-    this.messages.push({ ...fields, from: this.id, term: this.term } as RaftMessage);
+  private send(fields: Outgoing): void {
+    this.messages.push({ ...fields, from: this.id, term: this.term });
   }
 
   private setMembership(membership: Membership): void {

@@ -66,7 +66,8 @@ function checkEntries(message: {
   term: number;
   entries: readonly Entry[];
 }): Rejection | undefined {
-  if (!Array.isArray(message.entries))
+  const entries: unknown = message.entries;
+  if (!Array.isArray(entries))
     return { code: 'ABSURD_VALUE', reason: 'entries must be an array' };
   let previousTerm = message.prevLogTerm;
   for (let i = 0; i < message.entries.length; i++) {
