@@ -76,6 +76,29 @@ describe('acceptable heartbeat pause', () => {
   });
 });
 
+describe('bounded window', () => {
+  it('a huge interval leaves no rounding residue in mean and sd once it is evicted', () => {
+    // The pause is so long that even a 2^31 - 1 ms gap counts as available and is recorded.
+    const detector = new PhiAccrualFailureDetector({
+      maxSampleSize: 10,
+      acceptableHeartbeatPauseMs: 2 ** 31 - 1,
+    });
+    let nowMs = 0;
+    detector.heartbeat(nowMs);
+    expect(detector.heartbeat((nowMs += 2 ** 31 - 1))).toBe('recorded');
+    // Then intervals of 990 and 1010 in turn: the last 10 have mean 1000 and sd exactly 10.
+    // Running sums alone would keep ~1e3 of rounding from the 4.6e18 square and report sd 0.
+    for (let index = 0; index < 30; index += 1) {
+      detector.heartbeat((nowMs += index % 2 === 0 ? 990 : 1010));
+    }
+    expect(detector.stats()).toEqual({
+      sampleCount: 10,
+      intervalMeanMs: 1000,
+      intervalStdDeviationMs: 10,
+    });
+  });
+});
+
 describe('jittery heartbeats', () => {
   it('never suspects a peer whose heartbeats jitter by +-300 ms around 1 s', () => {
     const random = jitterSource(12345);
