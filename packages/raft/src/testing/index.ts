@@ -18,6 +18,7 @@ export { SimNode } from './sim-node.js';
 export type { DurableState, NodeHost, SimCore, SimFactories } from './sim-node.js';
 export { SimulationFailure, Simulator } from './simulator.js';
 export type { SimRaftOptions, SimulationFailureCode, SimulatorOptions } from './simulator.js';
+export { realFactories } from './real-factories.js';
 export { runSweepSeed, sweepReplayCommand } from './sweep.js';
 export type { SweepRunOptions, SweepRunResult } from './sweep.js';
 export { Trace } from './trace.js';
@@ -26,5 +27,11 @@ export { createMemoryNetwork } from './memory-network.js';
 export type { MemoryNetwork, MemoryNetworkStats } from './memory-network.js';
 export { createMemoryCluster } from './memory-cluster.js';
 export type { MemoryCluster, MemoryClusterOptions } from './memory-cluster.js';
-export { TestNetwork, applyReady, createTestCore, drainMessages } from './network.js';
+export {
+  TestNetwork,
+  applyReady,
+  createTestCore,
+  drainMessages,
+  entriesWithTerms,
+} from './network.js';
 export type { CoreOverrides, DeliveryObserver, TestNetworkOptions, TestNode } from './network.js';

@@ -194,8 +194,10 @@ export class SimNode implements NodeView {
 
   /** One Ready, in contract order. Returns false when the node crashed before syncing. */
   private handle(ready: Ready): boolean {
-    if (ready.softState !== undefined)
+    this.writeHardState(ready);
+    if (ready.softState !== undefined) {
       this.noteSoftState(ready.softState.role, ready.softState.leaderId);
+    }
     this.contract(ready.snapshot === undefined, 'the simulator does not model snapshots yet');
     this.write(ready);
     if (ready.mustSync) {
@@ -208,6 +210,11 @@ export class SimNode implements NodeView {
     }
     for (const message of ready.messages) this.send(message);
     for (const entry of ready.committedEntries) this.apply(entry);
+    const first = ready.committedEntries[0];
+    const last = ready.committedEntries[ready.committedEntries.length - 1];
+    if (first !== undefined && last !== undefined) {
+      this.host.trace(this.id, `apply ${first.index}..${last.index}`);
+    }
     return true;
   }
 
@@ -219,19 +226,23 @@ export class SimNode implements NodeView {
     this.leaderId = leaderId;
   }
 
+  private writeHardState(ready: Ready): void {
+    const hardState = ready.hardState;
+    if (hardState === undefined || this.storage === undefined) return;
+    this.contract(
+      ready.mustSync || sameVote(hardState, this.written),
+      `term/vote changed to ${hardState.term}/${String(hardState.vote)} without mustSync`,
+    );
+    this.storage.setHardState(hardState);
+    this.written = hardState;
+    this.unsynced = true;
+    const { term, vote, commit } = hardState;
+    this.host.trace(this.id, `hard state term=${term} vote=${String(vote)} commit=${commit}`);
+  }
+
   private write(ready: Ready): void {
     const storage = this.storage;
     if (storage === undefined) return;
-    const hardState = ready.hardState;
-    if (hardState !== undefined) {
-      this.contract(
-        ready.mustSync || sameVote(hardState, this.written),
-        `term/vote changed to ${hardState.term}/${String(hardState.vote)} without mustSync`,
-      );
-      storage.setHardState(hardState);
-      this.written = hardState;
-      this.unsynced = true;
-    }
     const first = ready.entries[0];
     if (first !== undefined) {
       this.contract(ready.mustSync, `entries from ${first.index} without mustSync`);

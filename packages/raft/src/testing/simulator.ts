@@ -425,6 +425,9 @@ export class Simulator {
         term: result.term,
         payload,
       });
+      // A single-node cluster commits and applies within propose() itself.
+      const applied = node.applied[result.index - 1];
+      if (applied !== undefined) this.noteApplied(id, applied);
     }
     this.guard(() => {
       this.checker.afterStep(this.allNodes);
