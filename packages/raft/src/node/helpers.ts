@@ -34,6 +34,11 @@ export function readIndexFailure(
   }
 }
 
+/** A refusal because no leader is known yet (an election is running). */
+export function isLeaderUnknown(result: Extract<ProposeResult, { ok: false }>): boolean {
+  return result.code === 'NOT_LEADER' && result.leaderHint === null;
+}
+
 export function notLeaderMessage(leaderHint: string | null): string {
   return leaderHint === null
     ? 'no leader is known; retry'

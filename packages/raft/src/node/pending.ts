@@ -55,6 +55,11 @@ export class PendingCommands {
     return this.#byIndex.get(index);
   }
 
+  /** Whether `waiter` is still waiting. */
+  has(waiter: CommandWaiter): boolean {
+    return this.#byKey.get(waiter.key)?.includes(waiter) ?? false;
+  }
+
   /** Settles one waiter and forgets it. */
   settle(waiter: CommandWaiter, result: CommandResult): void {
     const list = this.#byKey.get(waiter.key);

@@ -14,6 +14,7 @@ import type { CoreFactory, CorePort } from './core-port.js';
 import { EventHub, roleStream } from './events.js';
 import type { RaftNodeEventMap, RoleState } from './events.js';
 import {
+  isLeaderUnknown,
   parseQuery,
   proposeFailure,
   readIndexFailure,
@@ -105,6 +106,9 @@ export class RaftNode {
   readonly #hub = new EventHub();
   /** Reads the leader could not take yet (no commit in its term); retried after each Ready. */
   #unissuedReads: QueryWaiter[] = [];
+  /** Commands proposed while no leader was known, waiting for one (bounded by the pending limit). */
+  #parked: { waiter: CommandWaiter; bytes: Uint8Array }[] = [];
+  readonly #forwarding: boolean;
   /** Machines with a timer command in flight: at most one each. */
   readonly #timersInFlight = new Set<string>();
   readonly #refPrefix: string;
@@ -138,6 +142,7 @@ export class RaftNode {
     const random = options.random ?? seededRandom(options.seed ?? this.#scheduler.nowMs());
     // Refs and read contexts must be unique across restarts too, so the clock is part of them.
     this.#refPrefix = `${options.id}.${this.#scheduler.nowMs().toString(36)}${Math.floor(random() * 1e9).toString(36)}`;
+    this.#forwarding = options.core?.forwardProposals ?? true;
     this.#restoreFromStorage();
     this.#core = (options.createCore ?? defaultCoreFactory)({
       forwardProposals: true,
@@ -197,6 +202,7 @@ export class RaftNode {
     this.#commands.settleAll(result);
     this.#queries.settleAll(result);
     this.#unissuedReads = [];
+    this.#parked = [];
   }
 
   #fail(error: RaftError): void {
@@ -379,7 +385,10 @@ export class RaftNode {
       );
     }
     const proposed = this.#core.propose(bytes);
-    if (!proposed.ok) return Promise.resolve(proposeFailure(proposed));
+    // During an election nobody can take the proposal yet; with forwarding on, the command
+    // waits (within its timeout) for a leader instead of failing at once.
+    const park = !proposed.ok && this.#forwarding && isLeaderUnknown(proposed);
+    if (!proposed.ok && !park) return Promise.resolve(proposeFailure(proposed));
     return new Promise<CommandResult>((resolve) => {
       const waiter: CommandWaiter = {
         key: request.key,
@@ -397,9 +406,29 @@ export class RaftNode {
         );
       });
       this.#commands.add(waiter);
-      if ('index' in proposed) this.#commands.placed(waiter, proposed);
+      if (!proposed.ok) this.#parked.push({ waiter, bytes });
+      else if ('index' in proposed) this.#commands.placed(waiter, proposed);
       this.#schedule();
     });
+  }
+
+  /** Proposes parked commands again once a leader is known. */
+  #retryParked(): void {
+    if (this.#parked.length === 0 || this.#core.status().leaderId === null) return;
+    const parked = this.#parked;
+    this.#parked = [];
+    for (const { waiter, bytes } of parked) {
+      if (!this.#commands.has(waiter)) continue;
+      const proposed = this.#core.propose(bytes);
+      if (proposed.ok) {
+        if ('index' in proposed) this.#commands.placed(waiter, proposed);
+      } else if (isLeaderUnknown(proposed)) {
+        this.#parked.push({ waiter, bytes });
+      } else {
+        this.#commands.settle(waiter, proposeFailure(proposed));
+      }
+    }
+    this.#schedule();
   }
 
   // ---- queries --------------------------------------------------------------------------------
@@ -507,6 +536,7 @@ export class RaftNode {
       failure('TIMEOUT', 'not applied within the timeout; retry with the same seq'),
     );
     this.#queries.expire(nowMs, failure('TIMEOUT', 'no read index within the timeout'));
+    this.#retryParked();
     this.#retryReads();
     this.#proposeTimers(nowMs);
     this.#schedule();
@@ -624,6 +654,7 @@ export class RaftNode {
   }
 
   #afterReady(): void {
+    this.#retryParked();
     this.#retryReads();
     this.#proposeTimers(this.#scheduler.nowMs());
   }

@@ -1,0 +1,456 @@
+// RaftNode end to end: three in-process nodes over the in-memory network, real timers with a
+// 10 ms tick. Every wait is on an event or a promise, never on a sleep.
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { MemoryStorage, RaftNode } from '@distsync/raft';
+import type { ApplyContext, LogStorage, RoleState, StateMachine } from '@distsync/raft';
+import { createMemoryCluster, createMemoryNetwork } from '@distsync/raft/testing';
+import type { MemoryCluster } from '@distsync/raft/testing';
+
+const CounterCommand = z.object({ op: z.literal('add'), by: z.number().int() });
+type CounterCommand = z.infer<typeof CounterCommand>;
+const CounterQuery = z.object({ op: z.literal('get') });
+
+/** A counter that also counts how often `apply` ran, to prove exactly-once application. */
+class Counter implements StateMachine<CounterCommand, z.infer<typeof CounterQuery>, number> {
+  readonly name = 'counter';
+  readonly commandSchema = CounterCommand;
+  readonly querySchema = CounterQuery;
+  value = 0;
+  applies = 0;
+  readonly times: number[] = [];
+
+  apply(command: CounterCommand, context: ApplyContext): number {
+    this.applies += 1;
+    this.times.push(context.timeMs);
+    this.value += command.by;
+    return this.value;
+  }
+  query(): number {
+    return this.value;
+  }
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify({ value: this.value, applies: this.applies }));
+  }
+  restore(bytes: Uint8Array): void {
+    const state = JSON.parse(new TextDecoder().decode(bytes)) as { value: number; applies: number };
+    this.value = state.value;
+    this.applies = state.applies;
+  }
+}
+
+const LeaseCommand = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('grant'), ttlMs: z.number().int().positive() }),
+  z.object({ op: z.literal('expire') }),
+]);
+type LeaseCommand = z.infer<typeof LeaseCommand>;
+
+/** One lease with a deadline; expiry happens only through the leader's timer command. */
+class Lease implements StateMachine<LeaseCommand, unknown, string> {
+  readonly name = 'lease';
+  readonly commandSchema = LeaseCommand;
+  readonly querySchema = z.unknown();
+  expiresAtMs: number | undefined;
+  expired = 0;
+  onExpire: (() => void) | undefined;
+
+  apply(command: LeaseCommand, context: ApplyContext): string {
+    if (command.op === 'grant') {
+      this.expiresAtMs = context.timeMs + command.ttlMs;
+      return 'granted';
+    }
+    if (this.expiresAtMs === undefined || context.timeMs < this.expiresAtMs) return 'not due';
+    this.expiresAtMs = undefined;
+    this.expired += 1;
+    this.onExpire?.();
+    return 'expired';
+  }
+  query(): string {
+    return this.expiresAtMs === undefined ? 'free' : 'held';
+  }
+  snapshot(): Uint8Array {
+    return new Uint8Array();
+  }
+  restore(): void {
+    // Nothing to restore: these tests never snapshot a lease.
+  }
+  nextDeadline(): number | undefined {
+    return this.expiresAtMs;
+  }
+  timerCommand(): LeaseCommand {
+    return { op: 'expire' };
+  }
+}
+
+interface Replica {
+  counter: Counter;
+  lease: Lease;
+}
+
+let cluster: MemoryCluster | undefined;
+let replicas: Map<string, Replica>;
+
+function startCluster(
+  options: Parameters<typeof createMemoryCluster>[0]['node'] = {},
+): MemoryCluster {
+  replicas = new Map();
+  cluster = createMemoryCluster({
+    stateMachines: (id) => {
+      const replica = { counter: new Counter(), lease: new Lease() };
+      replicas.set(id, replica);
+      return [replica.counter, replica.lease];
+    },
+    node: options,
+  });
+  return cluster;
+}
+
+function replica(node: RaftNode): Replica {
+  return replicas.get(node.id)!;
+}
+
+function followers(c: MemoryCluster, leader: RaftNode): RaftNode[] {
+  return c.nodes.filter((node) => node !== leader);
+}
+
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = undefined;
+});
+
+describe('RaftNode in a three-node cluster', () => {
+  it('elects a leader and commits a command on every replica', async () => {
+    const c = startCluster();
+    const leader = await c.waitForLeader();
+    const result = await leader.command('counter', { op: 'add', by: 5 });
+    expect(result).toMatchObject({ ok: true, value: 5 });
+    for (const node of c.nodes) {
+      // A linearizable read on each replica waits until that replica applied the write.
+      expect(await node.query('counter', { op: 'get' })).toMatchObject({ ok: true, value: 5 });
+    }
+  });
+
+  it('forwards a command given to a follower and answers it there', async () => {
+    const c = startCluster();
+    const leader = await c.waitForLeader();
+    const follower = followers(c, leader)[0]!;
+    const result = await follower.command('counter', { op: 'add', by: 2 });
+    expect(result).toMatchObject({ ok: true, value: 2 });
+    expect(replica(follower).counter.value).toBe(2);
+  });
+
+  it('answers NOT_LEADER with a hint on a follower when forwarding is off', async () => {
+    const c = startCluster({ core: { forwardProposals: false } });
+    const leader = await c.waitForLeader();
+    await leader.command('counter', { op: 'add', by: 1 });
+    const follower = followers(c, leader)[0]!;
+    // The follower learns the leader from its first AppendEntries, which the write above forced.
+    await follower.query('counter', { op: 'get' });
+    const result = await follower.command('counter', { op: 'add', by: 1 });
+    expect(result).toMatchObject({ ok: false, code: 'NOT_LEADER', leaderHint: leader.id });
+  });
+
+  it('applies a retried command (same clientId and seq) exactly once, wherever it is retried', async () => {
+    const c = startCluster();
+    const leader = await c.waitForLeader();
+    const session = { clientId: 'client-a', seq: 1 };
+    const [first, concurrent] = await Promise.all([
+      leader.command('counter', { op: 'add', by: 10 }, session),
+      leader.command('counter', { op: 'add', by: 10 }, session),
+    ]);
+    const later = await followers(c, leader)[0]!.command('counter', { op: 'add', by: 10 }, session);
+    expect(first).toMatchObject({ ok: true, value: 10 });
+    expect(concurrent).toEqual(first);
+    expect(later).toEqual(first);
+    for (const node of c.nodes) {
+      await node.query('counter', { op: 'get' });
+      expect(replica(node).counter.applies).toBe(1);
+    }
+    const next = await leader.command('counter', { op: 'add', by: 1 }, { ...session, seq: 2 });
+    expect(next).toMatchObject({ ok: true, value: 11 });
+    const stale = await leader.command('counter', { op: 'add', by: 1 }, session);
+    expect(stale).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+  });
+
+  it('serves a linearizable query after a write on the leader and on a follower', async () => {
+    const c = startCluster();
+    const leader = await c.waitForLeader();
+    for (let i = 1; i <= 3; i += 1) {
+      const target = c.nodes[i % c.nodes.length]!;
+      await leader.command('counter', { op: 'add', by: 1 });
+      expect(await target.query('counter', { op: 'get' })).toMatchObject({ ok: true, value: i });
+    }
+    const local = await leader.query('counter', { op: 'get' }, { consistency: 'local' });
+    expect(local).toMatchObject({ ok: true, value: 3 });
+    expect(await leader.query('counter', { op: 'nope' })).toMatchObject({ code: 'BAD_REQUEST' });
+  });
+
+  it('re-elects after the leader stops and keeps committing', async () => {
+    const c = startCluster();
+    const leader = await c.waitForLeader();
+    expect(await leader.command('counter', { op: 'add', by: 1 })).toMatchObject({ ok: true });
+    await leader.stop();
+    expect(leader.status().state).toBe('stopped');
+    const next = await c.waitForLeader({ exclude: [leader.id] });
+    expect(next.id).not.toBe(leader.id);
+    const result = await next.command('counter', { op: 'add', by: 1 });
+    expect(result).toMatchObject({ ok: true, value: 2 });
+    expect(await leader.command('counter', { op: 'add', by: 1 })).toMatchObject({
+      code: 'STOPPED',
+    });
+  });
+
+  it('returns TIMEOUT when the leader is cut off and ABORTED when the signal fires', async () => {
+    const c = startCluster({ limits: { commandTimeoutMs: 60_000 } });
+    const leader = await c.waitForLeader();
+    c.network.isolate(leader.id);
+    const timedOut = await leader.command('counter', { op: 'add', by: 1 }, { timeoutMs: 50 });
+    expect(timedOut).toMatchObject({ ok: false, code: 'TIMEOUT' });
+    const controller = new AbortController();
+    const aborted = leader.command('counter', { op: 'add', by: 1 }, { signal: controller.signal });
+    controller.abort();
+    expect(await aborted).toMatchObject({ ok: false, code: 'ABORTED' });
+    const readAbort = new AbortController();
+    const read = leader.query('counter', { op: 'get' }, { signal: readAbort.signal });
+    readAbort.abort();
+    expect(await read).toMatchObject({ ok: false, code: 'ABORTED' });
+    expect(leader.status().pendingCommands).toBe(0);
+  });
+
+  it('refuses oversized commands, too many pending commands and unknown machines', async () => {
+    const c = startCluster({ limits: { maxCommandBytes: 200, maxPendingCommands: 2 } });
+    const leader = await c.waitForLeader();
+    const big = await leader.command('counter', { op: 'add', by: 1, pad: 'x'.repeat(500) });
+    expect(big).toMatchObject({ ok: false, code: 'TOO_LARGE' });
+    expect(await leader.command('nope', {})).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+    const pending = [1, 2, 3].map(() => leader.command('counter', { op: 'add', by: 1 }));
+    const results = await Promise.all(pending);
+    expect(results.map((r) => (r.ok ? 'ok' : r.code))).toEqual(['ok', 'ok', 'TOO_MANY_PENDING']);
+  });
+
+  it('gives a schema-failing command the same BAD_REQUEST on every replica', async () => {
+    const c = startCluster();
+    const leader = await c.waitForLeader();
+    const session = { clientId: 'bad-client', seq: 7 };
+    const result = await leader.command('counter', { op: 'add', by: 'seven' }, session);
+    expect(result).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+    for (const node of c.nodes) {
+      await node.query('counter', { op: 'get' });
+      // Each replica answers the retry from its own session table: what it applied itself.
+      expect(await node.command('counter', { op: 'add', by: 1 }, session)).toEqual(result);
+      expect(replica(node).counter.applies).toBe(0);
+    }
+  });
+
+  it('evicts the session with the oldest applied time, identically on every replica', async () => {
+    const c = startCluster({ limits: { maxSessions: 2 } });
+    const leader = await c.waitForLeader();
+    for (const clientId of ['a', 'b', 'c']) {
+      await leader.command('counter', { op: 'add', by: 1 }, { clientId, seq: 1 });
+    }
+    const snapshots = await Promise.all(
+      c.nodes.map(async (node) => {
+        await node.query('counter', { op: 'get' });
+        return node.snapshot();
+      }),
+    );
+    for (const snapshot of snapshots) expect(snapshot).toEqual(snapshots[0]);
+    expect(c.nodes.map((node) => node.status().sessions)).toEqual([2, 2, 2]);
+    // Client a was evicted, so its retry is new again and applies a second time.
+    const retried = await leader.command(
+      'counter',
+      { op: 'add', by: 1 },
+      { clientId: 'a', seq: 1 },
+    );
+    expect(retried).toMatchObject({ ok: true, value: 4 });
+    const cached = await leader.command('counter', { op: 'add', by: 1 }, { clientId: 'c', seq: 1 });
+    expect(cached).toMatchObject({ ok: true, value: 3 });
+  });
+
+  it('keeps applied time monotonic across commands', async () => {
+    const c = startCluster();
+    const leader = await c.waitForLeader();
+    for (let i = 0; i < 5; i += 1) await leader.command('counter', { op: 'add', by: 1 });
+    const times = replica(leader).counter.times;
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it('proposes a timer command on the leader once a deadline is due', async () => {
+    const c = startCluster();
+    const leader = await c.waitForLeader();
+    const expiredEverywhere = Promise.all(
+      c.nodes.map(
+        (node) =>
+          new Promise<void>((resolve) => {
+            replica(node).lease.onExpire = resolve;
+          }),
+      ),
+    );
+    expect(await leader.command('lease', { op: 'grant', ttlMs: 30 })).toMatchObject({ ok: true });
+    await expiredEverywhere;
+    for (const node of c.nodes) expect(replica(node).lease.expired).toBe(1);
+    expect(await leader.query('lease', {})).toMatchObject({ ok: true, value: 'free' });
+  });
+
+  it('reports role changes as an async iterator that ends when the node stops', async () => {
+    const c = startCluster();
+    const leader = await c.waitForLeader();
+    const seen: RoleState['type'][] = [];
+    const done = (async () => {
+      for await (const role of leader.roles()) seen.push(role.type);
+    })();
+    await leader.stop();
+    await done;
+    expect(seen).toEqual(['leader', 'stopped']);
+    expect(leader.status()).toMatchObject({ state: 'stopped', pendingCommands: 0 });
+  });
+
+  it('hands leadership over with transferLeadership', async () => {
+    const c = startCluster();
+    const leader = await c.waitForLeader();
+    await leader.command('counter', { op: 'add', by: 1 });
+    const target = followers(c, leader)[0]!;
+    const becameLeader = new Promise<void>((resolve) => {
+      const off = target.on('role', (role) => {
+        if (role.type !== 'leader') return;
+        off();
+        resolve();
+      });
+    });
+    expect(leader.transferLeadership(target.id)).toEqual({ ok: true });
+    await becameLeader;
+    expect(await target.command('counter', { op: 'add', by: 1 })).toMatchObject({
+      ok: true,
+      value: 2,
+    });
+  });
+});
+
+/** Wraps a storage to count syncs and, when told to, fail them. */
+function countingStorage(inner: LogStorage): LogStorage & { syncs: number; failNext: boolean } {
+  const wrapper = Object.create(inner) as LogStorage & { syncs: number; failNext: boolean };
+  wrapper.syncs = 0;
+  wrapper.failNext = false;
+  wrapper.sync = async () => {
+    wrapper.syncs += 1;
+    if (wrapper.failNext) throw new Error('disk on fire');
+    await inner.sync();
+  };
+  return wrapper;
+}
+
+describe('RaftNode storage', () => {
+  it('group-commits: many proposals in one turn share far fewer syncs than proposals', async () => {
+    const storages = new Map<string, ReturnType<typeof countingStorage>>();
+    cluster = createMemoryCluster({
+      stateMachines: () => [new Counter()],
+      storage: (id) => {
+        const storage = countingStorage(new MemoryStorage());
+        storages.set(id, storage);
+        return storage;
+      },
+    });
+    const leader = await cluster.waitForLeader();
+    const before = storages.get(leader.id)!.syncs;
+    const proposals = 200;
+    const results = await Promise.all(
+      Array.from({ length: proposals }, () => leader.command('counter', { op: 'add', by: 1 })),
+    );
+    expect(results.every((result) => result.ok)).toBe(true);
+    const leaderSyncs = storages.get(leader.id)!.syncs - before;
+    expect(leaderSyncs).toBeGreaterThan(0);
+    expect(leaderSyncs).toBeLessThanOrEqual(proposals / 20);
+  });
+
+  it('treats a failed sync as fatal: pending work is answered STOPPED, status and events say why', async () => {
+    const storages = new Map<string, ReturnType<typeof countingStorage>>();
+    cluster = createMemoryCluster({
+      stateMachines: () => [new Counter()],
+      storage: (id) => {
+        const storage = countingStorage(new MemoryStorage());
+        storages.set(id, storage);
+        return storage;
+      },
+    });
+    const leader = await cluster.waitForLeader();
+    const fatal = new Promise<Error>((resolve) => leader.on('fatal', resolve));
+    storages.get(leader.id)!.failNext = true;
+    const result = await leader.command('counter', { op: 'add', by: 1 });
+    expect(result).toMatchObject({ ok: false, code: 'STOPPED' });
+    expect(await fatal).toMatchObject({ code: 'STORAGE_FAILED' });
+    expect(leader.status()).toMatchObject({ state: 'failed' });
+    expect(leader.status().storageError).toContain('disk on fire');
+    expect(leader.role).toMatchObject({ type: 'failed' });
+  });
+});
+
+describe('RaftNode registry snapshots and options', () => {
+  function lonelyNode(machines: StateMachine[] = [new Counter()]): RaftNode {
+    return new RaftNode({
+      id: 'solo',
+      peers: ['solo'],
+      storage: new MemoryStorage(),
+      transport: createMemoryNetwork().transport('solo'),
+      stateMachines: machines,
+    });
+  }
+
+  it('round-trips the machines and the session table through snapshot and restore', async () => {
+    const c = startCluster();
+    const leader = await c.waitForLeader();
+    await leader.command('counter', { op: 'add', by: 4 }, { clientId: 'x', seq: 3 });
+    await leader.command('counter', { op: 'add', by: 5 });
+    const snapshot = leader.snapshot();
+    const counter = new Counter();
+    const fresh = lonelyNode([counter, new Lease()]);
+    fresh.restore(snapshot);
+    expect(counter.value).toBe(9);
+    expect(fresh.status()).toMatchObject({ appliedIndex: snapshot.index, sessions: 1 });
+    expect(fresh.snapshot()).toEqual(snapshot);
+  });
+
+  it('refuses a snapshot for other machines or with corrupt bytes', () => {
+    const source = lonelyNode();
+    const snapshot = source.snapshot();
+    const other = lonelyNode([new Lease()]);
+    expect(() => {
+      other.restore(snapshot);
+    }).toThrow(expect.objectContaining({ code: 'BAD_SNAPSHOT' }));
+    const corrupt = { ...snapshot, data: snapshot.data.subarray(0, snapshot.data.length - 3) };
+    expect(() => {
+      lonelyNode().restore(corrupt);
+    }).toThrow(expect.objectContaining({ code: 'BAD_SNAPSHOT' }));
+  });
+
+  it('validates options with messages that name the option', () => {
+    const base = {
+      id: 'n1',
+      peers: ['n1'],
+      storage: new MemoryStorage(),
+      transport: createMemoryNetwork().transport('n1'),
+      stateMachines: [new Counter()],
+    };
+    expect(() => new RaftNode({ ...base, tickIntervalMs: 0 })).toThrow(/tickIntervalMs/);
+    expect(() => new RaftNode({ ...base, electionTicks: 2, heartbeatTicks: 2 })).toThrow(
+      /electionTicks/,
+    );
+    expect(() => new RaftNode({ ...base, stateMachines: [new Counter(), new Counter()] })).toThrow(
+      /unique/,
+    );
+    expect(() => new RaftNode({ ...base, limits: { commandTimeoutMs: -1 } })).toThrow(
+      /commandTimeoutMs/,
+    );
+    expect(() => new RaftNode({ ...base, id: 'bad id' })).toThrow(/id/);
+  });
+
+  it('answers STOPPED before start and after stop', async () => {
+    const node = lonelyNode();
+    expect(await node.command('counter', { op: 'add', by: 1 })).toMatchObject({ code: 'STOPPED' });
+    node.start();
+    expect(() => {
+      node.start();
+    }).toThrow(expect.objectContaining({ code: 'INVALID_STATE' }));
+    await node.stop();
+    expect(await node.query('counter', { op: 'get' })).toMatchObject({ code: 'STOPPED' });
+  });
+});
