@@ -25,6 +25,8 @@ export interface TestNetworkOptions {
   readonly seed?: number;
   /** Options for every node, or per node. */
   readonly options?: CoreOverrides | ((id: NodeId) => CoreOverrides);
+  /** Pre-filled storage per node (for logs that diverge before the test starts). */
+  readonly storage?: (id: NodeId) => MemoryStorage | undefined;
   /** Stops a run that keeps producing messages (a livelock) after this many deliveries. */
   readonly maxDeliveries?: number;
 }
@@ -94,6 +96,16 @@ export function createTestCore(options: {
   return { core, storage };
 }
 
+/** Entries at consecutive indexes from `firstIndex`, one per term given, with empty data. */
+export function entriesWithTerms(firstIndex: number, terms: readonly number[]): Entry[] {
+  return terms.map((term, offset) => ({
+    index: firstIndex + offset,
+    term,
+    type: 'normal',
+    data: new Uint8Array(0),
+  }));
+}
+
 /** Takes and carries out every pending Ready of a node; returns the messages it would send. */
 export function drainMessages(node: { core: RaftCore; storage: MemoryStorage }): RaftMessage[] {
   const messages: RaftMessage[] = [];
@@ -126,6 +138,7 @@ export class TestNetwork {
         learners: options.learners ?? [],
         seed: seed * 1000 + position,
         overrides,
+        ...(options.storage?.(id) === undefined ? {} : { storage: options.storage(id) }),
       });
       nodes.set(id, { id, core, storage, applied: [], readStates: [] });
     });
