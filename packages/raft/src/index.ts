@@ -73,3 +73,10 @@ export { realScheduler, seededRandom } from './node/scheduler.js';
 export type { Scheduler } from './node/scheduler.js';
 export type { CoreFactory, CorePort } from './node/core-port.js';
 export type { AnyStateMachine } from './node/registry.js';
+// Durable storage (the only part of the package that touches node:fs).
+export { FILE_STORAGE_DEFAULTS, FileStorage } from './storage/file-storage.js';
+export type { FileStorageOptions, FileStorageStats, StorageHealth } from './storage/file-storage.js';
+export { StorageError } from './storage/errors.js';
+export type { StorageErrorCode } from './storage/errors.js';
+export { nodeStorageFs } from './storage/fs.js';
+export type { StorageFileHandle, StorageFs, StorageOpenMode } from './storage/fs.js';
