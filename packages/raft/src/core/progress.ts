@@ -54,20 +54,35 @@ export class Progress {
   probeSent = false;
   /** The snapshot index being installed, in snapshot state. */
   pendingSnapshot = 0;
-  /** Heard from since the last check-quorum round. */
-  recentActive = false;
+  /** Leader ticks since this follower last sent anything (check-quorum, snapshot decisions). */
+  inactiveTicks = 0;
   readonly inflights: Inflights;
+  readonly isLearner: boolean;
+  private readonly activeWindowTicks: number;
 
   constructor(
     readonly id: NodeId,
-    options: { nextIndex: number; maxInflight: number; isLearner: boolean },
+    options: {
+      nextIndex: number;
+      maxInflight: number;
+      isLearner: boolean;
+      activeWindowTicks: number;
+    },
   ) {
     this.nextIndex = options.nextIndex;
     this.inflights = new Inflights(options.maxInflight);
     this.isLearner = options.isLearner;
+    this.activeWindowTicks = options.activeWindowTicks;
   }
 
-  readonly isLearner: boolean;
+  /** Heard from within the last election timeout. */
+  get recentActive(): boolean {
+    return this.inactiveTicks < this.activeWindowTicks;
+  }
+
+  markActive(): void {
+    this.inactiveTicks = 0;
+  }
 
   private resetState(state: ProgressState): void {
     this.probeSent = false;

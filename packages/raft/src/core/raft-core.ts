@@ -352,29 +352,32 @@ export class RaftCore {
   private tickHeartbeat(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    for (const progress of this.progress.values()) {
+      if (progress.id !== this.id) progress.inactiveTicks++;
+    }
+    // Check-quorum, evaluated every tick: the leader steps down exactly one election timeout
+    // after it last heard from a quorum, the same span for which followers honour its lease.
+    if (this.options.checkQuorum && !this.quorumActive()) {
+      this.becomeFollower(this.term, null);
+      return;
+    }
     if (this.electionElapsed >= this.options.electionTicks) {
       this.electionElapsed = 0;
-      if (this.options.checkQuorum) this.checkQuorumActive();
       // A transfer that did not finish within an election timeout is abandoned.
-      if (this.role === 'leader' && this.leadTransferee !== null) this.leadTransferee = null;
+      this.leadTransferee = null;
     }
-    if (this.role !== 'leader') return;
     if (this.heartbeatElapsed >= this.options.heartbeatTicks) {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat(this.readOnly.lastContext());
     }
   }
 
-  /** Check-quorum: a leader that has not heard from a quorum since the last check steps down. */
-  private checkQuorumActive(): void {
+  private quorumActive(): boolean {
     let active = 0;
     for (const id of this.voters) {
       if (id === this.id || this.progress.get(id)?.recentActive === true) active++;
     }
-    if (active < this.quorum()) this.becomeFollower(this.term, null);
-    for (const progress of this.progress.values()) {
-      if (progress.id !== this.id) progress.recentActive = false;
-    }
+    return active >= this.quorum();
   }
 
   private promotable(): boolean {
@@ -468,6 +471,7 @@ export class RaftCore {
         nextIndex: lastIndex + 1,
         maxInflight: this.options.maxInflightMessages,
         isLearner,
+        activeWindowTicks: this.options.electionTicks,
       });
       if (id === this.id) entry.matchIndex = lastIndex;
       progress.set(id, entry);
@@ -513,10 +517,7 @@ export class RaftCore {
     this.leaderId = this.id;
     this.role = 'leader';
     const self = this.progress.get(this.id);
-    if (self !== undefined) {
-      self.becomeReplicate();
-      self.recentActive = true;
-    }
+    self?.becomeReplicate();
     // The no-op lets the new leader commit entries of earlier terms (Raft paper, 5.4.2) and
     // marks the point from which it may serve ReadIndex requests.
     this.appendEntries('noop', [EMPTY_DATA]);
@@ -743,9 +744,9 @@ export class RaftCore {
   private stepLeader(message: RaftMessage): void {
     const progress = this.progress.get(message.from);
     if (progress === undefined) return;
+    progress.markActive();
     switch (message.type) {
       case 'AppendEntriesResponse':
-        progress.recentActive = true;
         if (message.success) this.handleAppendSuccess(progress, message.matchIndex);
         else this.handleAppendRejection(progress, message);
         break;
@@ -946,9 +947,13 @@ export class RaftCore {
     return this.log.term(this.log.committed) === this.term;
   }
 
+  /** Sends every follower what it lacks (or an empty append carrying the new commit index). */
   private broadcastAppend(): void {
     for (const id of this.progress.keys()) {
-      if (id !== this.id) this.sendAppend(id);
+      if (id === this.id) continue;
+      this.sendAppend(id);
+      // Pipeline: keep filling the window while there are entries to send.
+      while (this.maybeSendAppend(id, false));
     }
   }
 
@@ -1066,7 +1071,6 @@ export class RaftCore {
   }
 
   private handleSnapshotResponse(progress: Progress, response: InstallSnapshotResponse): void {
-    progress.recentActive = true;
     if (progress.state !== 'snapshot') return;
     if (response.success) {
       progress.maybeUpdate(response.lastIncludedIndex);
@@ -1082,7 +1086,6 @@ export class RaftCore {
   }
 
   private handleHeartbeatResponse(progress: Progress, response: HeartbeatResponse): void {
-    progress.recentActive = true;
     progress.probeSent = false;
     if (progress.matchIndex < this.log.lastIndex()) this.sendAppend(progress.id);
     if (response.readContext !== undefined) this.confirmReads(progress.id, response.readContext);
