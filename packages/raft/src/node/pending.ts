@@ -44,7 +44,10 @@ export class PendingCommands {
   settleKey(key: string, result: CommandResult): void {
     const list = this.#byKey.get(key);
     if (list === undefined) return;
-    for (const waiter of [...list]) this.settle(waiter, result);
+    // One waiter per key is the common case: skip the defensive copy for it.
+    const only = list.length === 1 ? list[0] : undefined;
+    if (only !== undefined) this.settle(only, result);
+    else for (const waiter of [...list]) this.settle(waiter, result);
   }
 
   /**
