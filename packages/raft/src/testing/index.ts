@@ -35,3 +35,6 @@ export {
   entriesWithTerms,
 } from './network.js';
 export type { CoreOverrides, DeliveryObserver, TestNetworkOptions, TestNode } from './network.js';
+// A fault-injecting in-memory file system for FileStorage (crashes, torn writes, EIO, ENOSPC).
+export { FaultFs } from '../storage/fault-fs.js';
+export type { FaultRule, TearBytes } from '../storage/fault-fs.js';
