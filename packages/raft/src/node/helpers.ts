@@ -22,12 +22,17 @@ export function proposeFailure(result: Extract<ProposeResult, { ok: false }>): R
   }
 }
 
-/** Maps a refused ReadIndex to a result, or undefined when the read should simply be retried. */
+/**
+ * Maps a refused ReadIndex to a result, or undefined when the read should be issued again later:
+ * a new leader that has not committed in its term yet, or (with forwarding) an election.
+ */
 export function readIndexFailure(
   result: Extract<ReadIndexResult, { ok: false }>,
+  forwarding: boolean,
 ): RaftNodeFailure | undefined {
   switch (result.code) {
     case 'NOT_LEADER':
+      if (forwarding && result.leaderHint === null) return undefined;
       return failure('NOT_LEADER', notLeaderMessage(result.leaderHint), result.leaderHint);
     case 'LEADER_NOT_READY':
       return undefined;

@@ -98,6 +98,8 @@ export interface QueryWaiter {
   readonly deadlineMs: number;
   /** Set once the read state for `context` arrived: serve when applied reaches it. */
   readIndex: number | undefined;
+  /** When the ReadIndex request was last handed to the core (for retries). */
+  issuedAtMs: number;
   /** Runs the query against the local state machine. */
   readonly run: () => QueryResult;
   readonly resolve: (result: QueryResult) => void;
@@ -123,11 +125,21 @@ export class PendingQueries {
 
   /** Serves every confirmed query whose read index is applied. */
   serve(appliedIndex: number): void {
+    if (this.#byContext.size === 0) return;
     for (const waiter of [...this.#byContext.values()]) {
       if (waiter.readIndex !== undefined && waiter.readIndex <= appliedIndex) {
         this.settle(waiter, waiter.run());
       }
     }
+  }
+
+  /** Waiters without a read index whose request went out before `issuedBeforeMs`. */
+  unconfirmedSince(issuedBeforeMs: number): QueryWaiter[] {
+    const stale: QueryWaiter[] = [];
+    for (const waiter of this.#byContext.values()) {
+      if (waiter.readIndex === undefined && waiter.issuedAtMs < issuedBeforeMs) stale.push(waiter);
+    }
+    return stale;
   }
 
   settle(waiter: QueryWaiter, result: QueryResult): void {

@@ -185,6 +185,30 @@ describe('RaftNode in a three-node cluster', () => {
     expect(await leader.query('counter', { op: 'nope' })).toMatchObject({ code: 'BAD_REQUEST' });
   });
 
+  it('serves linearizable queries issued on every node the moment a leader is elected', async () => {
+    const c = startCluster({ limits: { queryTimeoutMs: 3000 } });
+    await c.waitForLeader();
+    // Followers may not know the leader yet, and the leader has not committed in its term: the
+    // reads must wait and retry, not fail or time out.
+    const results = await Promise.all(c.nodes.map((node) => node.query('counter', { op: 'get' })));
+    for (const result of results) expect(result).toMatchObject({ ok: true, value: 0 });
+  });
+
+  it('retries a forwarded ReadIndex that the network lost', async () => {
+    const c = startCluster({ limits: { queryTimeoutMs: 3000 } });
+    const leader = await c.waitForLeader();
+    await leader.command('counter', { op: 'add', by: 1 });
+    let dropped = 0;
+    c.network.setFilter((message) => {
+      if (message.type !== 'ReadIndex' || dropped > 0) return true;
+      dropped += 1;
+      return false;
+    });
+    const result = await followers(c, leader)[0]!.query('counter', { op: 'get' });
+    expect(dropped).toBe(1);
+    expect(result).toMatchObject({ ok: true, value: 1 });
+  });
+
   it('re-elects after the leader stops and keeps committing', async () => {
     const c = startCluster();
     const leader = await c.waitForLeader();

@@ -474,6 +474,7 @@ export class RaftNode {
         context: this.#nextRef(),
         deadlineMs: this.#scheduler.nowMs() + request.timeoutMs,
         readIndex: undefined,
+        issuedAtMs: 0,
         run: request.run,
         resolve,
         detach: undefined,
@@ -491,17 +492,32 @@ export class RaftNode {
   #issueRead(waiter: QueryWaiter): void {
     const result = this.#core.readIndex(waiter.context);
     if (result.ok) {
+      waiter.issuedAtMs = this.#scheduler.nowMs();
       this.#queries.add(waiter);
       this.#schedule();
       return;
     }
-    const refused = readIndexFailure(result);
+    const refused = readIndexFailure(result, this.#forwarding);
     if (refused === undefined) {
       this.#unissuedReads.push(waiter);
       return;
     }
     waiter.detach?.();
     waiter.resolve(refused);
+  }
+
+  /**
+   * Issues again every read still without a read index after two heartbeat intervals: a
+   * forwarded ReadIndex may be lost, or refused by a leader not ready yet, and the follower's
+   * core drops such a refusal, so the host is the one that must retry. The leader answers a
+   * context only once, so a retry never doubles a read.
+   */
+  #reissueStaleReads(nowMs: number): void {
+    const retryMs = 2 * this.#timing.heartbeatTicks * this.#timing.tickIntervalMs;
+    for (const waiter of this.#queries.unconfirmedSince(nowMs - retryMs)) {
+      waiter.issuedAtMs = nowMs;
+      this.#core.readIndex(waiter.context);
+    }
   }
 
   #retryReads(): void {
@@ -538,6 +554,7 @@ export class RaftNode {
     this.#queries.expire(nowMs, failure('TIMEOUT', 'no read index within the timeout'));
     this.#retryParked();
     this.#retryReads();
+    this.#reissueStaleReads(nowMs);
     this.#proposeTimers(nowMs);
     this.#schedule();
   };
