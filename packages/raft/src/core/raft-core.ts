@@ -126,6 +126,13 @@ export class RaftCore {
     this.id = this.options.id;
     const { hardState, membership } = this.options.storage.initialState();
     checkHardState(hardState);
+    const appliedFloor = Math.max(hardState.commit, this.options.storage.firstIndex() - 1);
+    if (this.options.appliedIndex > appliedFloor) {
+      throw new RaftError(
+        'INVALID_OPTION',
+        `appliedIndex must be at most the stored commit index ${appliedFloor} (got ${this.options.appliedIndex})`,
+      );
+    }
     this.log = new RaftLog(this.options.storage, {
       committed: hardState.commit,
       applied: this.options.appliedIndex,
