@@ -11,8 +11,9 @@ export interface Transport {
   send(messages: readonly RaftMessage[]): void;
   /**
    * Registers the one receiver of inbound messages, already validated against
-   * `RaftMessageSchema`. Returns a function that unregisters it.
+   * `RaftMessageSchema`. Returns a function that unregisters it. The handler is cheap and never
+   * throws (RaftNode steps the core and defers the rest), so a transport may call it straight
+   * from its socket callbacks; it should not call it from inside its own `send`.
    */
   onMessage(handler: (message: RaftMessage) => void): () => void;
 }
-
