@@ -331,3 +331,23 @@ describe('raw protocol checks', () => {
     await raw.close();
   });
 });
+
+describe('a server owned by the application', () => {
+  it('shares one port with the app: HTTP goes to the app, /client to the transport', async () => {
+    const { createServer } = await import('node:http');
+    const app = createServer((_request, response) => {
+      response.end('from the app');
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => app.close(resolve)));
+    const node = await server({ server: app, clients: { handler: echo } });
+    const connection = await client(node.url);
+    await expect(connection.query('kv', 1)).resolves.toMatchObject({ payload: 1 });
+    const response = await fetch(`http://127.0.0.1:${node.port}/health`);
+    expect(await response.text()).toBe('from the app');
+    await connection.close();
+    await node.close();
+    // Closing the transport leaves the application's server listening.
+    expect(app.listening).toBe(true);
+  });
+});

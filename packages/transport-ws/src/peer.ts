@@ -370,6 +370,16 @@ class WsPeerTransport<M extends PeerMessage> implements PeerTransport<M> {
       handshakeTimeout: limits.handshakeTimeoutMs,
       ...this.options.tls,
     });
+    socket.once('unexpected-response', (request, response) => {
+      // The server refused the upgrade itself: 401 is a missing or untrusted certificate.
+      const status = response.statusCode ?? 0;
+      link.refusal =
+        status === 401
+          ? { code: 'UNAUTHORIZED', reason: 'the peer refused our TLS client certificate (HTTP 401)' }
+          : undefined;
+      request.destroy();
+      socket.terminate();
+    });
     const dialerNonce = newNonce();
     let serverNonce: string | undefined;
     const channel: FrameChannel = new FrameChannel({

@@ -121,6 +121,10 @@ export class ServerSession implements ClientSession {
       this.channel.reportBadFrame('frame matches no client frame schema');
       return;
     }
+    if (!this.channel.isEstablished && control.data.type !== 'hello') {
+      this.channel.reportBadFrame(`a session starts with hello, not ${control.data.type}`);
+      return;
+    }
     switch (control.data.type) {
       case 'hello':
         this.handleHello(control.data);
