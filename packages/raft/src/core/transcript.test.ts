@@ -82,7 +82,7 @@ function describeResult(result: StepResult | undefined): string {
 class Runner {
   private network: TestNetwork | undefined;
   private lines: string[] = [];
-  private roles = new Map<string, string>();
+  private readonly roles = new Map<string, string>();
 
   run(command: string): string {
     this.lines = [];
@@ -222,6 +222,7 @@ describe('transcripts', () => {
     const path = new URL(name, directory);
     const text = readFileSync(path, 'utf8');
     const actual = transcript(text);
+    // eslint-disable-next-line no-restricted-globals -- test-only switch that rewrites the fixtures
     if (process.env.UPDATE_TRANSCRIPTS === '1') writeFileSync(path, actual);
     expect(actual).toBe(text);
   });
