@@ -18,6 +18,8 @@ export { SimNode } from './sim-node.js';
 export type { DurableState, NodeHost, SimCore, SimFactories } from './sim-node.js';
 export { SimulationFailure, Simulator } from './simulator.js';
 export type { SimRaftOptions, SimulationFailureCode, SimulatorOptions } from './simulator.js';
+export { LabCluster, labElectionTimeoutMs } from './lab-cluster.js';
+export type { LabClusterOptions, LabStart } from './lab-cluster.js';
 export { realFactories } from './real-factories.js';
 export { runSweepSeed, sweepReplayCommand } from './sweep.js';
 export type { SweepRunOptions, SweepRunResult } from './sweep.js';

@@ -7,7 +7,9 @@
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { realFactories } from './real-factories.js';
+import type { SimRaftOptions } from './simulator.js';
 import { SimulationFailure } from './simulator.js';
+import type { SweepRunResult } from './sweep.js';
 import { runSweepSeed } from './sweep.js';
 
 interface CliOptions {
@@ -18,6 +20,8 @@ interface CliOptions {
   chaosMs: number;
   maxSeconds: number;
   progressEvery: number;
+  traceLines: number;
+  raftOverrides: SimRaftOptions;
 }
 
 function positiveInteger(name: string, value: string | undefined, fallback: number): number {
@@ -40,6 +44,8 @@ function parseCli(argv: string[]): CliOptions {
       'chaos-ms': { type: 'string' },
       'max-seconds': { type: 'string' },
       'progress-every': { type: 'string' },
+      'trace-lines': { type: 'string' },
+      raft: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -56,13 +62,25 @@ function parseCli(argv: string[]): CliOptions {
     nodes,
     chaosMs: positiveInteger('chaos-ms', values['chaos-ms'], 3000),
     maxSeconds: positiveInteger('max-seconds', values['max-seconds'], 3600),
+    raftOverrides: values.raft === undefined ? {} : (JSON.parse(values.raft) as SimRaftOptions),
+    traceLines: Math.max(1, positiveInteger('trace-lines', values['trace-lines'], 50)),
     progressEvery: Math.max(1, positiveInteger('progress-every', values['progress-every'], 1000)),
   };
 }
 
+function runOne(options: CliOptions, init: { seed: number; nodes: number }): SweepRunResult {
+  return runSweepSeed({
+    ...init,
+    chaosMs: options.chaosMs,
+    factories: realFactories,
+    traceLinesOnFailure: options.traceLines,
+    raftOverrides: options.raftOverrides,
+  });
+}
+
 function replay(options: CliOptions, seed: number): void {
   const nodes = options.nodes[0] ?? 3;
-  const result = runSweepSeed({ seed, nodes, chaosMs: options.chaosMs, factories: realFactories });
+  const result = runOne(options, { seed, nodes });
   process.stdout.write(`seed ${seed} with ${nodes} nodes passed: ${JSON.stringify(result)}\n`);
 }
 
@@ -77,12 +95,7 @@ function sweep(options: CliOptions): number {
       break;
     }
     const nodes = options.nodes[seed % options.nodes.length] ?? 3;
-    events += runSweepSeed({
-      seed,
-      nodes,
-      chaosMs: options.chaosMs,
-      factories: realFactories,
-    }).events;
+    events += runOne(options, { seed, nodes }).events;
     if ((run + 1) % options.progressEvery === 0) {
       const now = performance.now();
       const rate = (options.progressEvery / (now - windowStart)) * 1000;

@@ -12,6 +12,11 @@ export interface SimClientOptions {
   readonly attemptsPerProposal?: number;
   /** Stop after this many proposals were accepted by a leader. Default unbounded (until stop()). */
   readonly maxProposals?: number;
+  /**
+   * A leader that accepted a proposal but has not applied it after this long is suspected of
+   * being stale (cut off from its followers): the next proposal goes elsewhere. Default 500 ms.
+   */
+  readonly ackTimeoutMs?: number;
 }
 
 export class SimClient {
@@ -21,6 +26,7 @@ export class SimClient {
   private believedLeader: NodeId | undefined;
   private sequence = 0;
   private running = false;
+  private oldestUnacknowledged: { payload: string; atMs: number } | undefined;
   /** Proposals a leader accepted (their outcome is known once applied). */
   accepted = 0;
   /** Proposals no node accepted. */
@@ -57,12 +63,27 @@ export class SimClient {
     });
   }
 
+  private suspectStaleLeader(): boolean {
+    const last = this.oldestUnacknowledged;
+    if (last === undefined) return false;
+    if (this.sim.isAcknowledged(last.payload)) {
+      this.oldestUnacknowledged = undefined;
+      return false;
+    }
+    const timedOut = this.sim.now - last.atMs > (this.options.ackTimeoutMs ?? 500);
+    if (timedOut) this.oldestUnacknowledged = undefined;
+    return timedOut;
+  }
+
   /** One proposal, retried at the hinted leader or at other nodes; returns the accepting node. */
   proposeOnce(): NodeId | undefined {
     const payload = `${this.options.name}-${++this.sequence}`;
     const ids = this.sim.nodeIds;
     const attempts = this.options.attemptsPerProposal ?? ids.length;
     let target = this.believedLeader ?? this.random.pick(ids);
+    if (this.suspectStaleLeader() && ids.length > 1) {
+      target = this.random.pick(ids.filter((id) => id !== this.believedLeader));
+    }
     const tried = new Set<NodeId>();
     for (let attempt = 0; attempt < attempts; attempt++) {
       tried.add(target);
@@ -71,6 +92,8 @@ export class SimClient {
         this.believedLeader = 'forwardedTo' in result ? result.forwardedTo : target;
         this.accepted++;
         this.payloads.push(payload);
+        // Track the oldest accepted proposal not yet acknowledged.
+        this.oldestUnacknowledged ??= { payload, atMs: this.sim.now };
         return target;
       }
       const hint = result === undefined ? null : result.leaderHint;

@@ -17,6 +17,8 @@ export interface NetworkOptions {
   readonly longDelayRate: number;
   /** Upper bound of a long detour; the detour is drawn in [delayMsMax, longDelayMsMax]. */
   readonly longDelayMsMax: number;
+  /** Only responses take long detours (labrpc's long reordering delays replies only). */
+  readonly longDelayResponsesOnly?: boolean;
 }
 
 /** A reliable, fast network: every message arrives once after 1 ms. */
@@ -189,17 +191,20 @@ export class SimNetwork {
       this.stats.dropped++;
       return [];
     }
-    const delays = [this.delay()];
+    const mayDetour =
+      this.options.longDelayResponsesOnly !== true || message.type.endsWith('Response');
+    const delays = [this.delay(mayDetour)];
     if (this.random.chance(this.options.duplicateRate)) {
       this.stats.duplicated++;
-      delays.push(this.delay());
+      delays.push(this.delay(mayDetour));
     }
     return delays;
   }
 
-  private delay(): number {
+  private delay(mayDetour: boolean): number {
     const { delayMsMin, delayMsMax, longDelayRate, longDelayMsMax } = this.options;
-    if (this.random.chance(longDelayRate)) return this.random.int(delayMsMax, longDelayMsMax);
+    if (mayDetour && this.random.chance(longDelayRate))
+      return this.random.int(delayMsMax, longDelayMsMax);
     return this.random.int(Math.ceil(delayMsMin), Math.floor(delayMsMax));
   }
 }

@@ -90,7 +90,11 @@ describe('InvariantChecker fed broken histories', () => {
     const a = view({ id: 'a', role: 'leader', term: 2, log: [] });
     const b = view({ id: 'b', role: 'leader', term: 2, log: [] });
     checker.afterStep([a]);
-    expect(violation(() => { checker.afterStep([a, b]); }).invariant).toBe('ELECTION_SAFETY');
+    expect(
+      violation(() => {
+        checker.afterStep([a, b]);
+      }).invariant,
+    ).toBe('ELECTION_SAFETY');
   });
 
   it('catches two logs that share (index, term) but differ', () => {
@@ -158,10 +162,16 @@ describe('InvariantChecker fed broken histories', () => {
       granted: true,
     } as const;
     checker.onSend({ ...vote, to: 'b' });
-    expect(violation(() => { checker.onSend({ ...vote, to: 'c' }); }).invariant).toBe('SINGLE_VOTE');
+    expect(
+      violation(() => {
+        checker.onSend({ ...vote, to: 'c' });
+      }).invariant,
+    ).toBe('SINGLE_VOTE');
     const log = [entry(1, 1, 'x'), entry(2, 1, 'y')];
     checker.afterStep([view({ id: 'a', term: 1, commit: 2, log })]);
-    const error = violation(() => { checker.afterStep([view({ id: 'a', term: 1, commit: 1, log })]); });
+    const error = violation(() => {
+      checker.afterStep([view({ id: 'a', term: 1, commit: 1, log })]);
+    });
     expect(error.invariant).toBe('MONOTONIC_COMMIT');
   });
 

@@ -176,6 +176,11 @@ export class Simulator {
       });
       this.nodes.set(id, node);
     }
+    this.trace.record(
+      0,
+      '--',
+      `config raft=${JSON.stringify(options.raft ?? {})} network=${JSON.stringify(this.network.current)} tickMs=${tickMs}`,
+    );
     this.guard(() => {
       for (const node of this.nodes.values()) this.startNode(node);
     });

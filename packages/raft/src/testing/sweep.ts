@@ -8,6 +8,7 @@ import { createPrng } from './prng.js';
 import type { NetworkOptions } from './sim-network.js';
 import { SimClient } from './sim-client.js';
 import type { SimFactories } from './sim-node.js';
+import type { SimRaftOptions } from './simulator.js';
 import { Simulator } from './simulator.js';
 
 export interface SweepRunOptions {
@@ -18,6 +19,10 @@ export interface SweepRunOptions {
   readonly chaosMs?: number;
   /** Bound for a healed majority to commit a new entry. Default 5,000 ms. */
   readonly commitBoundMs?: number;
+  /** Trace lines shown on failure. Default 50. */
+  readonly traceLinesOnFailure?: number;
+  /** Core settings that replace the randomly drawn ones (to pin a configuration). */
+  readonly raftOverrides?: SimRaftOptions;
 }
 
 export interface SweepRunResult {
@@ -39,8 +44,11 @@ export function sweepReplayCommand(options: {
   seed: number;
   nodes: number;
   chaosMs: number;
+  raftOverrides?: SimRaftOptions | undefined;
 }): string {
-  return `pnpm --filter @distsync/raft sim --seed ${options.seed} --nodes ${options.nodes} --chaos-ms ${options.chaosMs}`;
+  const overrides = options.raftOverrides ?? {};
+  const raft = Object.keys(overrides).length === 0 ? '' : ` --raft '${JSON.stringify(overrides)}'`;
+  return `pnpm --filter @distsync/raft sim --seed ${options.seed} --nodes ${options.nodes} --chaos-ms ${options.chaosMs}${raft}`;
 }
 
 function randomNetwork(random: Prng): NetworkOptions {
@@ -52,6 +60,22 @@ function randomNetwork(random: Prng): NetworkOptions {
     delayMsMax,
     longDelayRate: random.pick([0, 0, 0.01, 0.03]),
     longDelayMsMax: random.int(delayMsMax, 600),
+  };
+}
+
+/** Core settings vary per seed too, so that every code path (flow control, forwarding, no pre-vote) runs. */
+function randomRaftOptions(random: Prng): SimRaftOptions {
+  return {
+    electionTicks: random.pick([5, 10, 10, 20]),
+    heartbeatTicks: random.pick([1, 1, 2]),
+    preVote: random.chance(0.8),
+    checkQuorum: random.chance(0.8),
+    forwardProposals: random.chance(0.2),
+    maxEntriesPerMessage: random.pick([1, 4, 64, 256]),
+    maxBytesPerMessage: random.pick([16, 1024, 1024 * 1024]),
+    maxInflightMessages: random.pick([1, 2, 16, 256]),
+    maxUncommittedEntries: random.pick([8, 10_000]),
+    maxCommittedBytesPerReady: random.pick([8, 64 * 1024 * 1024]),
   };
 }
 
@@ -129,10 +153,16 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
     tickMs,
     clockDriftMax: 0.05,
     network: randomNetwork(random),
-    raft: { electionTicks: 10, heartbeatTicks: 1 },
+    raft: { ...randomRaftOptions(random), ...options.raftOverrides },
     crashBeforeSyncRate: random.pick([0, 0.001, 0.005]),
     crashDowntimeMs: random.int(10, 500),
-    replayCommand: sweepReplayCommand({ seed: options.seed, nodes: options.nodes, chaosMs }),
+    traceLinesOnFailure: options.traceLinesOnFailure ?? 50,
+    replayCommand: sweepReplayCommand({
+      seed: options.seed,
+      nodes: options.nodes,
+      chaosMs,
+      raftOverrides: options.raftOverrides,
+    }),
   });
   const count = { faults: 0 };
   const clients = Array.from(
