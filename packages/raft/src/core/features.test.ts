@@ -371,6 +371,21 @@ describe('replication', () => {
   });
 });
 
+describe('flow control recovery', () => {
+  it('a heartbeat answer frees a full window whose acknowledgement was lost', () => {
+    // Found by the simulator: with maxInflightMessages 1 a lost response stalled the follower.
+    const network = electedNetwork({ ids: ['a', 'b', 'c'], options: { maxInflightMessages: 1 } });
+    network.propose('a', 'first');
+    network.drop('b', 'a', 1);
+    network.propose('a', 'second');
+    network.recover();
+    network.propose('a', 'third');
+    network.tick('a', 2);
+    expect(network.core('b').status().lastIndex).toBe(4);
+    expect(network.core('b').status().commitIndex).toBe(4);
+  });
+});
+
 describe('proposals', () => {
   it('a follower forwards proposals to the leader when forwardProposals is set', () => {
     const network = electedNetwork({ ids: ['a', 'b', 'c'], options: { forwardProposals: true } });

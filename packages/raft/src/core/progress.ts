@@ -38,6 +38,13 @@ export class Inflights {
     }
   }
 
+  /** Frees the oldest in-flight message, whatever its index. */
+  freeFirstOne(): void {
+    if (this.count === 0) return;
+    this.start = (this.start + 1) % this.capacity;
+    this.count--;
+  }
+
   reset(): void {
     this.start = 0;
     this.count = 0;

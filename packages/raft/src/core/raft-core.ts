@@ -1094,6 +1094,11 @@ export class RaftCore {
 
   private handleHeartbeatResponse(progress: Progress, response: HeartbeatResponse): void {
     progress.probeSent = false;
+    // A full window whose acknowledgements were lost would block this follower forever: the
+    // heartbeat answer proves it is reachable, so free a slot and resend (etcd does the same).
+    if (progress.state === 'replicate' && progress.inflights.full()) {
+      progress.inflights.freeFirstOne();
+    }
     if (progress.matchIndex < this.log.lastIndex()) this.sendAppend(progress.id);
     if (response.readContext !== undefined) this.confirmReads(progress.id, response.readContext);
   }

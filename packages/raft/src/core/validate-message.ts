@@ -67,8 +67,7 @@ function checkEntries(message: {
   entries: readonly Entry[];
 }): Rejection | undefined {
   const entries: unknown = message.entries;
-  if (!Array.isArray(entries))
-    return { code: 'ABSURD_VALUE', reason: 'entries must be an array' };
+  if (!Array.isArray(entries)) return { code: 'ABSURD_VALUE', reason: 'entries must be an array' };
   let previousTerm = message.prevLogTerm;
   for (let i = 0; i < message.entries.length; i++) {
     const entry = message.entries[i];
