@@ -224,6 +224,65 @@ describe('RaftNode in a three-node cluster', () => {
     });
   });
 
+  it('answers NOT_LEADER early when a deposed leader sees its proposal overwritten', async () => {
+    const c = startCluster({ limits: { commandTimeoutMs: 60_000 } });
+    const old = await c.waitForLeader();
+    c.network.isolate(old.id);
+    const stranded = old.command('counter', { op: 'add', by: 100 });
+    const next = await c.waitForLeader({ exclude: [old.id] });
+    expect(await next.command('counter', { op: 'add', by: 1 })).toMatchObject({
+      ok: true,
+      value: 1,
+    });
+    c.network.heal();
+    // The old leader learns the new log, applies another entry at its proposal's index, and
+    // answers at once instead of waiting out the 60 s timeout.
+    expect(await stranded).toMatchObject({ ok: false, code: 'NOT_LEADER' });
+    expect(await old.query('counter', { op: 'get' })).toMatchObject({ ok: true, value: 1 });
+  });
+
+  it('rebuilds state machines by replaying the log when a node restarts on its storage', async () => {
+    const storages = new Map<string, MemoryStorage>();
+    const counters = new Map<string, Counter>();
+    cluster = createMemoryCluster({
+      stateMachines: (id) => {
+        const counter = new Counter();
+        counters.set(id, counter);
+        return [counter];
+      },
+      storage: (id) => {
+        const storage = new MemoryStorage();
+        storages.set(id, storage);
+        return storage;
+      },
+    });
+    const leader = await cluster.waitForLeader();
+    for (let i = 0; i < 5; i += 1) await leader.command('counter', { op: 'add', by: 2 });
+    const victim = followers(cluster, leader)[0]!;
+    await victim.query('counter', { op: 'get' });
+    await victim.stop();
+    await leader.command('counter', { op: 'add', by: 2 });
+    const counter = new Counter();
+    const restarted = new RaftNode({
+      id: victim.id,
+      peers: cluster.nodes.map((node) => node.id),
+      storage: storages.get(victim.id)!,
+      transport: cluster.network.transport(victim.id),
+      stateMachines: [counter],
+      tickIntervalMs: 10,
+    });
+    restarted.start();
+    try {
+      expect(await restarted.query('counter', { op: 'get' })).toMatchObject({
+        ok: true,
+        value: 12,
+      });
+      expect(counter.applies).toBe(6);
+    } finally {
+      await restarted.stop();
+    }
+  });
+
   it('returns TIMEOUT when the leader is cut off and ABORTED when the signal fires', async () => {
     const c = startCluster({ limits: { commandTimeoutMs: 60_000 } });
     const leader = await c.waitForLeader();
