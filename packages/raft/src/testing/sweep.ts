@@ -35,6 +35,8 @@ export interface SweepRunResult {
   readonly faults: number;
   /** Virtual ms from healing a majority until its new entry was acknowledged. */
   readonly recoveryMs: number;
+  /** A hash of the whole trace: equal for two runs of one seed, if the simulator is deterministic. */
+  readonly traceFingerprint: string;
 }
 
 const tickMs = 10;
@@ -237,5 +239,6 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
     maxTerm: Math.max(...sim.allNodes.map((node) => node.term)),
     faults: count.faults,
     recoveryMs,
+    traceFingerprint: sim.trace.fingerprint,
   };
 }
