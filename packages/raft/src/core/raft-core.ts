@@ -620,7 +620,18 @@ export class RaftCore {
       message.type === 'AppendEntries' ||
       message.type === 'Heartbeat' ||
       message.type === 'InstallSnapshot';
-    this.becomeFollower(message.term, fromLeader ? message.from : null);
+    if (fromLeader) {
+      this.becomeFollower(message.term, message.from);
+      return false;
+    }
+    // A newer term learnt from a candidate or a response is no sign of a live leader, so the
+    // election timer keeps running: otherwise hopeless candidates (with stale logs) would keep
+    // resetting the timer of the one node that could win, and no election would ever finish.
+    const elapsed = this.electionElapsed;
+    const timeout = this.randomizedElectionTimeout;
+    this.becomeFollower(message.term, null);
+    this.electionElapsed = elapsed;
+    this.randomizedElectionTimeout = timeout;
     return false;
   }
 
