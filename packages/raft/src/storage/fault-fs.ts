@@ -21,7 +21,7 @@ type FsNode =
 
 /** A fault that fires on matching operations, `count` times. */
 export interface FaultRule {
-  /** Only operations on paths containing this string (default: every path). */
+  /** Only operations on paths ending with this string, such as `.wal` or `/snap` (default: all). */
   readonly path?: string;
   /** The errno code to fail with (default `EIO`). */
   readonly code?: string;
@@ -40,29 +40,67 @@ function emptyDir(): Dir {
   return { entries: new Map(), durable: new Map() };
 }
 
-export class FaultFs implements StorageFs {
-  readonly #root: Dir = emptyDir();
-  #generation = 0;
-  #freeBytes = Number.POSITIVE_INFINITY;
-  readonly #syncFaults: Required<FaultRule>[] = [];
-  readonly #writeFaults: Required<FaultRule>[] = [];
-  readonly #denied = new Set<string>();
-  #held: (() => void)[] | undefined;
-  readonly #heldWatchers: (() => void)[] = [];
-  /** Delay every fdatasync and directory fsync by this many milliseconds. */
-  syncDelayMs = 0;
-  /** Successful fdatasync and directory fsync calls. */
-  syncCount = 0;
+/** The disk itself, shared by every process view of it (see `FaultFs.crash`). */
+interface Disk {
+  root: Dir;
+  generation: number;
+  freeBytes: number;
+  readonly syncFaults: Required<FaultRule>[];
+  readonly writeFaults: Required<FaultRule>[];
+  readonly denied: Set<string>;
+  held: (() => void)[] | undefined;
+  holdAfter: number;
+  readonly heldWatchers: (() => void)[];
+  syncDelayMs: number;
+  syncCount: number;
+}
 
-  constructor() {
-    this.#root.durable = this.#root.entries;
+function newDisk(): Disk {
+  const root = emptyDir();
+  root.durable = root.entries;
+  return {
+    root,
+    generation: 0,
+    freeBytes: Number.POSITIVE_INFINITY,
+    syncFaults: [],
+    writeFaults: [],
+    denied: new Set(),
+    held: undefined,
+    holdAfter: 0,
+    heldWatchers: [],
+    syncDelayMs: 0,
+    syncCount: 0,
+  };
+}
+
+/**
+ * One process's view of a simulated disk. `crash()` returns the view of the next process: the
+ * old view dies with its process (every later call fails with EIO), so a storage that was
+ * "running" when the power went out cannot keep writing behind the recovered one's back.
+ */
+export class FaultFs implements StorageFs {
+  #disk: Disk = newDisk();
+  #generation = 0;
+
+  /** Delay every fdatasync and directory fsync by this many milliseconds. */
+  get syncDelayMs(): number {
+    return this.#disk.syncDelayMs;
+  }
+
+  set syncDelayMs(value: number) {
+    this.#disk.syncDelayMs = value;
+  }
+
+  /** Successful fdatasync and directory fsync calls. */
+  get syncCount(): number {
+    return this.#disk.syncCount;
   }
 
   // --- fault controls ---
 
   /** Makes the next matching fdatasync / directory fsync calls fail (EIO by default). */
   failSync(rule: FaultRule = {}): void {
-    this.#syncFaults.push({
+    this.#disk.syncFaults.push({
       path: rule.path ?? '',
       code: rule.code ?? 'EIO',
       count: rule.count ?? 1,
@@ -71,7 +109,7 @@ export class FaultFs implements StorageFs {
 
   /** Makes the next matching writes fail (EIO by default) without writing anything. */
   failWrites(rule: FaultRule = {}): void {
-    this.#writeFaults.push({
+    this.#disk.writeFaults.push({
       path: rule.path ?? '',
       code: rule.code ?? 'EIO',
       count: rule.count ?? 1,
@@ -80,17 +118,17 @@ export class FaultFs implements StorageFs {
 
   /** Bytes files may still grow by; a write beyond it is cut short, then fails with ENOSPC. */
   setFreeBytes(bytes: number): void {
-    this.#freeBytes = bytes;
+    this.#disk.freeBytes = bytes;
   }
 
   /** Unlimited space again. */
   restoreSpace(): void {
-    this.#freeBytes = Number.POSITIVE_INFINITY;
+    this.#disk.freeBytes = Number.POSITIVE_INFINITY;
   }
 
   /** Operations on `dir` and below fail with EACCES. */
   denyAccess(dir: string): void {
-    this.#denied.add(path.resolve(dir));
+    this.#disk.denied.add(path.resolve(dir));
   }
 
   /** Flips one bit of a file, in what is read now and in what is durable. */
@@ -106,32 +144,41 @@ export class FaultFs implements StorageFs {
     }
   }
 
-  /** Every fdatasync / directory fsync waits until `releaseSyncs()` (to crash in the middle of one). */
-  holdSyncs(): void {
-    this.#held ??= [];
+  /**
+   * Every fdatasync / directory fsync after the next `after` ones (default 0) waits until
+   * `releaseSyncs()` or `crash()`: a test can crash at any point of a group commit.
+   */
+  holdSyncs(options: { after?: number } = {}): void {
+    this.#disk.held ??= [];
+    this.#disk.holdAfter = options.after ?? 0;
   }
 
   releaseSyncs(): void {
-    const held = this.#held ?? [];
-    this.#held = undefined;
+    const held = this.#disk.held ?? [];
+    this.#disk.held = undefined;
     for (const release of held) release();
   }
 
   /** Resolves once at least one sync is held. */
   whenSyncHeld(): Promise<void> {
-    if ((this.#held?.length ?? 0) > 0) return Promise.resolve();
-    return new Promise((resolve) => this.#heldWatchers.push(resolve));
+    if ((this.#disk.held?.length ?? 0) > 0) return Promise.resolve();
+    return new Promise((resolve) => this.#disk.heldWatchers.push(resolve));
   }
 
   /**
    * Power loss: every directory goes back to its names at its last fsync and every file to its
    * bytes at its last fdatasync, plus `tearBytes` of what was written after that. Open handles
-   * die (EBADF); held syncs are released and fail.
+   * die (EBADF), held syncs are released and fail, and this view dies with its process: use the
+   * returned view (the restarted process) from now on.
    */
-  crash(options: { tearBytes?: TearBytes } = {}): void {
-    this.#generation++;
-    this.#restoreDir(this.#root, '/', options.tearBytes ?? 0);
+  crash(options: { tearBytes?: TearBytes } = {}): FaultFs {
+    this.#disk.generation++;
+    this.#restoreDir(this.#disk.root, '/', options.tearBytes ?? 0);
     this.releaseSyncs();
+    const next = new FaultFs();
+    next.#disk = this.#disk;
+    next.#generation = this.#disk.generation;
+    return next;
   }
 
   #restoreDir(dir: Dir, at: string, tear: TearBytes): void {
@@ -171,7 +218,7 @@ export class FaultFs implements StorageFs {
 
   /** Creates directories (and parents) durably. */
   mkdirp(dir: string): void {
-    let current = this.#root;
+    let current = this.#disk.root;
     for (const part of path.resolve(dir).split('/').filter(Boolean)) {
       let node = current.entries.get(part);
       if (node === undefined) {
@@ -206,7 +253,7 @@ export class FaultFs implements StorageFs {
         return new FaultFileHandle(this, {
           inode,
           path: path.resolve(file),
-          generation: this.#generation,
+          generation: this.#disk.generation,
         });
       }
       if (existing === undefined) throw fsError('ENOENT', 'open', file);
@@ -214,7 +261,7 @@ export class FaultFs implements StorageFs {
       return new FaultFileHandle(this, {
         inode: existing.inode,
         path: path.resolve(file),
-        generation: this.#generation,
+        generation: this.#disk.generation,
       });
     });
   }
@@ -254,7 +301,7 @@ export class FaultFs implements StorageFs {
 
   async fsyncDir(dir: string): Promise<void> {
     const generation = this.#generation;
-    const target = this.#dir(dir, 'fsync');
+    const target = await this.#run('fsync', dir, () => this.#dir(dir, 'fsync'));
     await this.beforeSync(path.resolve(dir), generation);
     target.durable = new Map(target.entries);
   }
@@ -263,18 +310,22 @@ export class FaultFs implements StorageFs {
 
   /** Applies the sync faults, delay and hold; throws when the handle died in a crash. */
   async beforeSync(file: string, generation: number): Promise<void> {
-    if (this.syncDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.syncDelayMs));
-    if (this.#held !== undefined) {
-      const held = this.#held;
+    if (this.#disk.syncDelayMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, this.#disk.syncDelayMs));
+    }
+    if (this.#disk.held !== undefined && this.#disk.holdAfter > 0) {
+      this.#disk.holdAfter--;
+    } else if (this.#disk.held !== undefined) {
+      const held = this.#disk.held;
       await new Promise<void>((resolve) => {
         held.push(resolve);
-        for (const watcher of this.#heldWatchers.splice(0)) watcher();
+        for (const watcher of this.#disk.heldWatchers.splice(0)) watcher();
       });
     }
-    if (generation !== this.#generation) throw fsError('EBADF', 'fsync', file);
-    const fault = takeFault(this.#syncFaults, file);
+    if (generation !== this.#disk.generation) throw fsError('EBADF', 'fsync', file);
+    const fault = takeFault(this.#disk.syncFaults, file);
     if (fault !== undefined) throw fsError(fault, 'fsync', file);
-    this.syncCount++;
+    this.#disk.syncCount++;
   }
 
   /** Checks a handle is alive and applies write faults and the space limit; returns bytes allowed. */
@@ -282,30 +333,33 @@ export class FaultFs implements StorageFs {
     handle: { path: string; generation: number; inode: Inode },
     range: { position: number; bytes: number },
   ): number {
-    if (handle.generation !== this.#generation) throw fsError('EBADF', 'write', handle.path);
-    const fault = takeFault(this.#writeFaults, handle.path);
+    if (handle.generation !== this.#disk.generation) throw fsError('EBADF', 'write', handle.path);
+    const fault = takeFault(this.#disk.writeFaults, handle.path);
     if (fault !== undefined) throw fsError(fault, 'write', handle.path);
     const growth = Math.max(0, range.position + range.bytes - handle.inode.data.byteLength);
-    if (growth <= this.#freeBytes) {
-      this.#freeBytes -= growth;
+    if (growth <= this.#disk.freeBytes) {
+      this.#disk.freeBytes -= growth;
       return range.bytes;
     }
-    const allowed = range.bytes - (growth - this.#freeBytes);
+    const allowed = range.bytes - (growth - this.#disk.freeBytes);
     if (allowed <= 0) throw fsError('ENOSPC', 'write', handle.path);
-    this.#freeBytes = 0;
+    this.#disk.freeBytes = 0;
     return allowed;
   }
 
   checkAlive(handle: { path: string; generation: number }): void {
-    if (handle.generation !== this.#generation) throw fsError('EBADF', 'read', handle.path);
+    if (handle.generation !== this.#disk.generation) throw fsError('EBADF', 'read', handle.path);
   }
 
   // --- path walking ---
 
   async #run<T>(syscall: string, target: string, operation: () => T): Promise<T> {
     await Promise.resolve();
+    if (this.#generation !== this.#disk.generation) {
+      throw fsError('EIO', syscall, `${target} (the process using this view crashed)`);
+    }
     const resolved = path.resolve(target);
-    for (const denied of this.#denied) {
+    for (const denied of this.#disk.denied) {
       if (resolved === denied || resolved.startsWith(`${denied}/`))
         throw fsError('EACCES', syscall, target);
     }
@@ -313,7 +367,7 @@ export class FaultFs implements StorageFs {
   }
 
   #lookup(target: string): FsNode | undefined {
-    let node: FsNode = { kind: 'dir', dir: this.#root };
+    let node: FsNode = { kind: 'dir', dir: this.#disk.root };
     for (const part of path.resolve(target).split('/').filter(Boolean)) {
       if (node.kind !== 'dir') return undefined;
       const next = node.dir.entries.get(part);
@@ -324,7 +378,7 @@ export class FaultFs implements StorageFs {
   }
 
   #dir(target: string, syscall: string): Dir {
-    let node: FsNode = { kind: 'dir', dir: this.#root };
+    let node: FsNode = { kind: 'dir', dir: this.#disk.root };
     for (const part of path.resolve(target).split('/').filter(Boolean)) {
       if (node.kind !== 'dir') throw fsError('ENOTDIR', syscall, target);
       const next = node.dir.entries.get(part);
@@ -344,7 +398,7 @@ export class FaultFs implements StorageFs {
 }
 
 function takeFault(rules: Required<FaultRule>[], file: string): string | undefined {
-  const rule = rules.find((r) => file.includes(r.path));
+  const rule = rules.find((r) => file.endsWith(r.path));
   if (rule === undefined) return undefined;
   const remaining = rule.count - 1;
   rules.splice(rules.indexOf(rule), 1, ...(remaining > 0 ? [{ ...rule, count: remaining }] : []));

@@ -118,7 +118,9 @@ describe('FileStorage round trip', () => {
   it('refuses an append that leaves a gap', async () => {
     const storage = await openStorage();
     storage.append(range(1, 2));
-    expect(() => storage.append([entry(4)])).toThrow(/gap|follow on/);
+    expect(() => {
+      storage.append([entry(4)]);
+    }).toThrow(/gap|follow on/);
   });
 });
 
@@ -353,7 +355,9 @@ describe('FileStorage group commit', () => {
   it('rejects writes and sync after close with STORAGE_CLOSED', async () => {
     const storage = await openStorage();
     await storage.close();
-    expect(() => storage.append([entry(1)])).toThrow(/closed/);
+    expect(() => {
+      storage.append([entry(1)]);
+    }).toThrow(/closed/);
     await expectCorrupt(storage.sync(), 'STORAGE_CLOSED');
   });
 });

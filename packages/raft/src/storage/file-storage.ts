@@ -538,10 +538,12 @@ export class FileStorage implements LogStorage {
     }
     if (this.#pendingSnapshot === snapshot) this.#pendingSnapshot = undefined;
     this.#recordSync(batch.length > 0 || snapshot !== undefined, performance.now() - started);
+    // Compacted files go before the waiters are released, so a caller that awaited sync() after
+    // compact() finds them gone; this only delays the rare syncs that follow a compaction.
+    await this.#cleanUp(deletions, snapshot !== undefined);
     this.#durableSequence = Math.max(this.#durableSequence, target);
     this.#health = { type: 'ok' };
     this.#releaseWaiters();
-    await this.#cleanUp(deletions, snapshot !== undefined);
   }
 
   #recordSync(synced: boolean, elapsedMs: number): void {
