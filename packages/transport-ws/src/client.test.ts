@@ -33,7 +33,10 @@ async function client(url: string, options: ConnectOptions = {}): Promise<Cluste
 }
 
 function echo(request: ClientRequest): HandlerResponse {
-  return { ok: true, value: { kind: request.kind, service: request.service, payload: request.payload } };
+  return {
+    ok: true,
+    value: { kind: request.kind, service: request.service, payload: request.payload },
+  };
 }
 
 /** A promise that never settles: a handler that never answers. */
@@ -53,7 +56,10 @@ describe('client round trips', () => {
     expect(answer).toMatchObject({ kind: 'command', service: 'kv' });
     expect(answer.payload.bytes).toBeInstanceOf(Uint8Array);
     expect([...answer.payload.bytes]).toEqual([1, 2, 3, 255]);
-    await expect(connection.query('kv', 'x')).resolves.toMatchObject({ kind: 'query', payload: 'x' });
+    await expect(connection.query('kv', 'x')).resolves.toMatchObject({
+      kind: 'query',
+      payload: 'x',
+    });
   });
 
   it('multiplexes many concurrent requests by id and numbers commands with increasing seq', async () => {
@@ -173,7 +179,12 @@ describe('leader discovery', () => {
           seen.push({ node: 'follower', seq: request.seq });
           return {
             ok: false,
-            error: { code: 'NOT_LEADER', message: 'ask the leader', leaderHint: 'leader', leaderUrl: leader.url },
+            error: {
+              code: 'NOT_LEADER',
+              message: 'ask the leader',
+              leaderHint: 'leader',
+              leaderUrl: leader.url,
+            },
           };
         },
       },
@@ -202,7 +213,12 @@ describe('leader discovery', () => {
     const url = node.url;
     await node.close();
     await expect(
-      connect(url, { logger: silentLogger, connectTimeoutMs: 100, reconnectInitialMs: 5, reconnectMaxMs: 20 }),
+      connect(url, {
+        logger: silentLogger,
+        connectTimeoutMs: 100,
+        reconnectInitialMs: 5,
+        reconnectMaxMs: 20,
+      }),
     ).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 });
@@ -212,9 +228,11 @@ describe('auth', () => {
     const node = await server({ clients: { handler: echo, authToken: 's3cret-token' } });
     const connection = await client(node.url, { token: 's3cret-token' });
     await expect(connection.query('kv', 1)).resolves.toMatchObject({ payload: 1 });
-    await expect(connect(node.url, { logger: silentLogger, token: 'wrong' })).rejects.toMatchObject({
-      code: 'UNAUTHORIZED',
-    });
+    await expect(connect(node.url, { logger: silentLogger, token: 'wrong' })).rejects.toMatchObject(
+      {
+        code: 'UNAUTHORIZED',
+      },
+    );
     const raw = await RawSocket.open(`${node.url}/client`);
     raw.send({ type: 'hello', protocol: 1, clientId: 'no-token' });
     expect(await raw.next()).toMatchObject({ type: 'error', code: 'UNAUTHORIZED' });
@@ -227,11 +245,26 @@ describe('requests from a raw socket', () => {
   it('answers an unknown kind and a wrong clientId with BAD_REQUEST and keeps the session', async () => {
     const node = await server({ clients: { handler: echo } });
     const raw = await RawSocket.client(node.url, { clientId: 'c1' });
-    const base = { type: 'request', clientId: 'c1', seq: 0, timeoutMs: 1000, service: 'kv', payload: 1 };
+    const base = {
+      type: 'request',
+      clientId: 'c1',
+      seq: 0,
+      timeoutMs: 1000,
+      service: 'kv',
+      payload: 1,
+    };
     raw.send([{ ...base, id: 1, kind: 'explode' }]);
-    expect(itemsOf(await raw.next())[0]).toMatchObject({ id: 1, ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(itemsOf(await raw.next())[0]).toMatchObject({
+      id: 1,
+      ok: false,
+      error: { code: 'BAD_REQUEST' },
+    });
     raw.send([{ ...base, id: 2, kind: 'query', clientId: 'someone-else' }]);
-    expect(itemsOf(await raw.next())[0]).toMatchObject({ id: 2, ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(itemsOf(await raw.next())[0]).toMatchObject({
+      id: 2,
+      ok: false,
+      error: { code: 'BAD_REQUEST' },
+    });
     raw.send([{ ...base, id: 3, kind: 'query' }]);
     expect(itemsOf(await raw.next())[0]).toMatchObject({ id: 3, ok: true });
     expect(node.metrics().refusals.BAD_REQUEST).toBe(2);
@@ -325,7 +358,11 @@ describe('reconnection', () => {
 
 describe('raw protocol checks', () => {
   it('answers a ping-only session with pings of its own when idle', async () => {
-    const node = await server({ clients: { handler: echo }, heartbeatIntervalMs: 20, idleTimeoutMs: 5_000 });
+    const node = await server({
+      clients: { handler: echo },
+      heartbeatIntervalMs: 20,
+      idleTimeoutMs: 5_000,
+    });
     const raw = await RawSocket.client(node.url);
     await expect.poll(() => raw.frames.some((frame) => isType(frame, 'ping'))).toBe(true);
     await raw.close();

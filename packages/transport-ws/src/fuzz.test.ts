@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, silentLogger, type ClientRequest, type HandlerResponse } from '@distsync/transport-ws';
+import {
+  connect,
+  silentLogger,
+  type ClientRequest,
+  type HandlerResponse,
+} from '@distsync/transport-ws';
 import { RawSocket, startServer } from './test-support.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -19,9 +24,21 @@ const fuzzFrame: fc.Arbitrary<{ bytes: Uint8Array; binary: boolean }> = fc.oneof
   fc
     .record(
       {
-        type: fc.constantFrom('request', 'request', 'request', 'response', 'push', 'hello', 'ping', 'x'),
+        type: fc.constantFrom(
+          'request',
+          'request',
+          'request',
+          'response',
+          'push',
+          'hello',
+          'ping',
+          'x',
+        ),
         id: fc.oneof(fc.nat(), fc.integer(), fc.double(), fc.string(), fc.constant(null)),
-        kind: fc.oneof(fc.constantFrom('command', 'query', 'subscribe', 'unsubscribe'), fc.string()),
+        kind: fc.oneof(
+          fc.constantFrom('command', 'query', 'subscribe', 'unsubscribe'),
+          fc.string(),
+        ),
         service: fc.oneof(fc.string({ maxLength: 200 }), fc.nat()),
         payload: fc.anything({ maxDepth: 2 }),
         clientId: fc.constantFrom('fuzzer', '', 'other'),
@@ -41,7 +58,9 @@ describe('fuzzing', () => {
       if (request.kind === 'command') applied += 1;
       return { ok: true, value: request.payload };
     };
-    const node = await startServer({ clients: { handler }, maxFrameBytes: 64 * 1024,
+    const node = await startServer({
+      clients: { handler },
+      maxFrameBytes: 64 * 1024,
       // Established sessions here are never closed for bad frames, so all frames reach the
       // parser; the close policy itself is tested in limits.test.ts.
       maxBadFrames: 1_000_000,

@@ -34,18 +34,21 @@ function echo(request: ClientRequest): HandlerResponse {
 
 describe('option validation', () => {
   it('refuses bad limits at construction with INVALID_OPTION naming the option and rule', async () => {
-    await expect(createTransportServer({ maxFrameBytes: -1, logger: silentLogger })).rejects.toThrow(
-      /server\.maxFrameBytes must be an integer from 1024/,
-    );
+    await expect(
+      createTransportServer({ maxFrameBytes: -1, logger: silentLogger }),
+    ).rejects.toThrow(/server\.maxFrameBytes must be an integer from 1024/);
     await expect(
       createTransportServer({ maxFrameBytes: 8192, sendQueueBytesMax: 4096, logger: silentLogger }),
-    ).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/sendQueueBytesMax/) as unknown });
+    ).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringMatching(/sendQueueBytesMax/) as unknown,
+    });
     await expect(
       createTransportServer({ heartbeatIntervalMs: 100, idleTimeoutMs: 100, logger: silentLogger }),
     ).rejects.toThrow(/heartbeatIntervalMs \(100\) must be less than server\.idleTimeoutMs/);
-    await expect(createTransportServer({ maxConnections: 0, logger: silentLogger })).rejects.toThrow(
-      /server\.maxConnections/,
-    );
+    await expect(
+      createTransportServer({ maxConnections: 0, logger: silentLogger }),
+    ).rejects.toThrow(/server\.maxConnections/);
     expect(() =>
       createPeerTransport({
         nodeId: 'n1',
@@ -55,13 +58,19 @@ describe('option validation', () => {
         logger: silentLogger,
       }),
     ).toThrow(/at least 16 bytes/);
-    await expect(connect('ftp://example', { logger: silentLogger })).rejects.toThrow(/endpoints\[0\]/);
+    await expect(connect('ftp://example', { logger: silentLogger })).rejects.toThrow(
+      /endpoints\[0\]/,
+    );
   });
 });
 
 describe('frame size limits', () => {
   it('answers a frame over maxFrameBytes with FRAME_TOO_LARGE, closes 4413 and counts it', async () => {
-    const node = await server({ clients: { handler: echo }, maxFrameBytes: 4096, sendQueueBytesMax: 8192 });
+    const node = await server({
+      clients: { handler: echo },
+      maxFrameBytes: 4096,
+      sendQueueBytesMax: 8192,
+    });
     const socket = await raw(RawSocket.client(node.url));
     socket.sendBytes(new Uint8Array(5000));
     expect(await socket.next()).toMatchObject({ type: 'error', code: 'FRAME_TOO_LARGE' });
@@ -70,7 +79,11 @@ describe('frame size limits', () => {
   });
 
   it('lets ws refuse a frame far over the limit before buffering it (1009) and counts it', async () => {
-    const node = await server({ clients: { handler: echo }, maxFrameBytes: 4096, sendQueueBytesMax: 8192 });
+    const node = await server({
+      clients: { handler: echo },
+      maxFrameBytes: 4096,
+      sendQueueBytesMax: 8192,
+    });
     const socket = await raw(RawSocket.client(node.url));
     socket.sendBytes(new Uint8Array(4096 + 64 * 1024 + 1));
     expect((await socket.closed).code).toBe(1009);
@@ -119,9 +132,15 @@ describe('connection limits', () => {
   });
 
   it('closes a connection that stays silent for idleTimeoutMs', async () => {
-    const node = await server({ clients: { handler: echo }, heartbeatIntervalMs: 20, idleTimeoutMs: 100 });
+    const node = await server({
+      clients: { handler: echo },
+      heartbeatIntervalMs: 20,
+      idleTimeoutMs: 100,
+    });
     const socket = await raw(RawSocket.client(node.url));
-    expect(await socket.next((frame) => isType(frame, 'error'))).toMatchObject({ code: 'IDLE_TIMEOUT' });
+    expect(await socket.next((frame) => isType(frame, 'error'))).toMatchObject({
+      code: 'IDLE_TIMEOUT',
+    });
     expect((await socket.closed).code).toBe(4410);
     expect(node.metrics().refusals.IDLE_TIMEOUT).toBe(1);
   });
@@ -130,15 +149,21 @@ describe('connection limits', () => {
     const node = await server({ clients: { handler: echo }, maxConnections: 2 });
     await raw(RawSocket.client(node.url));
     await raw(RawSocket.client(node.url));
-    await expect(RawSocket.open(`${node.url}/client`, { rejectUpgrade: true })).rejects.toThrow(/503/);
+    await expect(RawSocket.open(`${node.url}/client`, { rejectUpgrade: true })).rejects.toThrow(
+      /503/,
+    );
     expect(node.metrics().refusals.TOO_MANY_CONNECTIONS).toBe(1);
     expect(node.metrics().connectionsOpen).toBe(2);
   });
 
   it('answers 404 to upgrades on other paths and to /peer without a peer transport', async () => {
     const node = await server({ clients: { handler: echo } });
-    await expect(RawSocket.open(`${node.url}/other`, { rejectUpgrade: true })).rejects.toThrow(/404/);
-    await expect(RawSocket.open(`${node.url}/peer`, { rejectUpgrade: true })).rejects.toThrow(/404/);
+    await expect(RawSocket.open(`${node.url}/other`, { rejectUpgrade: true })).rejects.toThrow(
+      /404/,
+    );
+    await expect(RawSocket.open(`${node.url}/peer`, { rejectUpgrade: true })).rejects.toThrow(
+      /404/,
+    );
   });
 });
 
@@ -152,7 +177,18 @@ describe('slow consumers', () => {
       idleTimeoutMs: 60_000,
     });
     const socket = await raw(RawSocket.client(node.url));
-    socket.send([{ type: 'request', id: 1, kind: 'subscribe', service: 'queue', payload: { topic: 'queue/q' }, clientId: 'raw', seq: 0, timeoutMs: 1000 }]);
+    socket.send([
+      {
+        type: 'request',
+        id: 1,
+        kind: 'subscribe',
+        service: 'queue',
+        payload: { topic: 'queue/q' },
+        clientId: 'raw',
+        seq: 0,
+        timeoutMs: 1000,
+      },
+    ]);
     expect(itemsOf(await socket.next())[0]).toMatchObject({ id: 1, ok: true });
     // Stop reading: the kernel buffers fill, then ws's buffer, then our queue.
     socket.ws.pause();

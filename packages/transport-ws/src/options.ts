@@ -1,18 +1,18 @@
 import { invalidOption, TransportError } from './errors.js';
 
 /** The largest duration any option may take: 2^31 - 1 ms, the largest delay Node timers accept. */
-export const MAX_DURATION_MS: number = 2_147_483_647;
+export const MAX_DURATION_MS = 2_147_483_647;
 
 /** 4 MiB: large enough for a Raft snapshot chunk or a batch of entries, small enough to bound memory. */
 export const DEFAULT_MAX_FRAME_BYTES: number = 4 * 1024 * 1024;
 /** Per connection, what may wait in our queue plus the socket's buffer before messages are dropped. */
 export const DEFAULT_SEND_QUEUE_BYTES_MAX: number = 8 * 1024 * 1024;
-export const DEFAULT_MAX_CONNECTIONS: number = 1024;
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS: number = 5_000;
-export const DEFAULT_IDLE_TIMEOUT_MS: number = 15_000;
-export const DEFAULT_HEARTBEAT_INTERVAL_MS: number = 1_000;
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 15_000;
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
 /** Undecodable frames tolerated on one established connection before it is closed. */
-export const DEFAULT_MAX_BAD_FRAMES: number = 8;
+export const DEFAULT_MAX_BAD_FRAMES = 8;
 /**
  * ws refuses frames above `maxFrameBytes + FRAME_SLACK_BYTES` by itself (close 1009) before it
  * buffers them; frames between the two limits reach our own check, which answers with a

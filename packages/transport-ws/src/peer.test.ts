@@ -59,11 +59,19 @@ async function connected(transport: PeerTransport<Message>, peerId: string): Pro
     await updates.return?.();
     return;
   }
-  await waitForUpdate(updates, (update) => update.peerId === peerId && update.status.type === 'connected');
+  await waitForUpdate(
+    updates,
+    (update) => update.peerId === peerId && update.status.type === 'connected',
+  );
 }
 
 function messages(from: string, to: string, count: number): Message[] {
-  return Array.from({ length: count }, (_, seq) => ({ from, to, seq, data: new Uint8Array([seq % 256, 7]) }));
+  return Array.from({ length: count }, (_, seq) => ({
+    from,
+    to,
+    seq,
+    data: new Uint8Array([seq % 256, 7]),
+  }));
 }
 
 describe('peer transport', () => {
@@ -88,7 +96,9 @@ describe('peer transport', () => {
       expect(n3.received).toHaveLength(300);
       expect(n1.received).toHaveLength(300);
     });
-    expect(n2.received.map((message) => message.seq)).toEqual(messages('n1', 'n2', 300).map((m) => m.seq));
+    expect(n2.received.map((message) => message.seq)).toEqual(
+      messages('n1', 'n2', 300).map((m) => m.seq),
+    );
     expect(n1.received.every((message) => message.from === 'n3')).toBe(true);
     expect(n2.received[5]?.data).toBeInstanceOf(Uint8Array);
     expect([...(n2.received[5]?.data ?? [])]).toEqual([5, 7]);
@@ -116,11 +126,20 @@ describe('peer transport', () => {
   it('refuses a peer of another cluster with WRONG_CLUSTER and a bad secret with UNAUTHORIZED', async () => {
     const n2 = await node('n2');
     const other = await node('n1', { clusterId: 'cluster-b', peers: { n2: n2.server.url } });
-    const forger = await node('n0', { secret: 'another-secret-of-16-bytes', peers: { n2: n2.server.url } });
+    const forger = await node('n0', {
+      secret: 'another-secret-of-16-bytes',
+      peers: { n2: n2.server.url },
+    });
     await waitForUpdate(other.transport.statusUpdates(), (u) => u.status.type === 'refused');
     await waitForUpdate(forger.transport.statusUpdates(), (u) => u.status.type === 'refused');
-    expect(other.transport.statusOf('n2')).toMatchObject({ type: 'refused', code: 'WRONG_CLUSTER' });
-    expect(forger.transport.statusOf('n2')).toMatchObject({ type: 'refused', code: 'UNAUTHORIZED' });
+    expect(other.transport.statusOf('n2')).toMatchObject({
+      type: 'refused',
+      code: 'WRONG_CLUSTER',
+    });
+    expect(forger.transport.statusOf('n2')).toMatchObject({
+      type: 'refused',
+      code: 'UNAUTHORIZED',
+    });
     const refusals = n2.transport.metrics().refusals;
     expect(refusals.WRONG_CLUSTER).toBeGreaterThanOrEqual(1);
     expect(refusals.UNAUTHORIZED).toBeGreaterThanOrEqual(1);
@@ -128,7 +147,11 @@ describe('peer transport', () => {
 
   it('refuses a hand-made hello with a wrong proof and accepts a right one (the documented protocol)', async () => {
     const n1 = await node('n1');
-    const bad = await RawSocket.peer(n1.server.url, { clusterId: 'cluster-a', nodeId: 'a0', secret: 'wrong-secret-wrong-secret' });
+    const bad = await RawSocket.peer(n1.server.url, {
+      clusterId: 'cluster-a',
+      nodeId: 'a0',
+      secret: 'wrong-secret-wrong-secret',
+    });
     cleanups.push(() => bad.close());
     expect(await bad.next()).toMatchObject({ type: 'error', code: 'UNAUTHORIZED' });
     expect((await bad.closed).code).toBe(4401);
@@ -157,7 +180,11 @@ describe('peer transport', () => {
     const n1 = await node('n1', {
       heartbeatIntervalMs: 20,
       idleTimeoutMs: 60_000,
-      failureDetector: { minStdDeviationMs: 5, acceptableHeartbeatPauseMs: 0, firstHeartbeatEstimateMs: 20 },
+      failureDetector: {
+        minStdDeviationMs: 5,
+        acceptableHeartbeatPauseMs: 0,
+        firstHeartbeatEstimateMs: 20,
+      },
     });
     const peer = await RawSocket.peer(n1.server.url, { clusterId: 'cluster-a', nodeId: 'a0' });
     cleanups.push(() => peer.close());

@@ -375,7 +375,10 @@ class WsPeerTransport<M extends PeerMessage> implements PeerTransport<M> {
       const status = response.statusCode ?? 0;
       link.refusal =
         status === 401
-          ? { code: 'UNAUTHORIZED', reason: 'the peer refused our TLS client certificate (HTTP 401)' }
+          ? {
+              code: 'UNAUTHORIZED',
+              reason: 'the peer refused our TLS client certificate (HTTP 401)',
+            }
           : undefined;
       request.destroy();
       socket.terminate();

@@ -37,7 +37,8 @@ export class RawSocket {
       });
     });
     ws.on('message', (data, isBinary) => {
-      this.frames.push(isBinary ? unpack(data as Buffer) : String(data as Buffer));
+      const bytes = data as Buffer;
+      this.frames.push(isBinary ? unpack(bytes) : bytes.toString('utf8'));
       this.waiter?.();
     });
     ws.on('error', () => {
@@ -87,7 +88,10 @@ export class RawSocket {
   }
 
   /** Opens a `/client` session: hello, then waits for the welcome. */
-  static async client(url: string, hello: { clientId?: string; token?: string } = {}): Promise<RawSocket> {
+  static async client(
+    url: string,
+    hello: { clientId?: string; token?: string } = {},
+  ): Promise<RawSocket> {
     const raw = await RawSocket.open(`${url}/client`);
     raw.send({ type: 'hello', protocol: 1, clientId: hello.clientId ?? 'raw', ...hello });
     await raw.next((frame) => isType(frame, 'welcome'));
@@ -103,14 +107,31 @@ export class RawSocket {
     const challenge = (await raw.next((frame) => isType(frame, 'challenge'))) as { nonce: string };
     const nonce = '0123456789abcdef0123456789abcdef';
     const proof = createHmac('sha256', who.secret ?? SECRET)
-      .update(JSON.stringify(['distsync-peer-v1', 'hello', who.clusterId, who.nodeId, challenge.nonce, nonce]))
+      .update(
+        JSON.stringify([
+          'distsync-peer-v1',
+          'hello',
+          who.clusterId,
+          who.nodeId,
+          challenge.nonce,
+          nonce,
+        ]),
+      )
       .digest('hex');
-    raw.send({ type: 'hello', protocol: 1, clusterId: who.clusterId, nodeId: who.nodeId, nonce, proof });
+    raw.send({
+      type: 'hello',
+      protocol: 1,
+      clusterId: who.clusterId,
+      nodeId: who.nodeId,
+      nonce,
+      proof,
+    });
     return raw;
   }
 
   close(): Promise<CloseEvent> {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)
+      this.ws.terminate();
     return this.closed;
   }
 }

@@ -21,14 +21,68 @@ function openssl(...args: string[]): void {
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
 function makeCertificates(): void {
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=distsync test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=distsync test CA',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+  );
   writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   for (const name of ['server', 'client']) {
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-out', `${name}.pem`, ...(name === 'server' ? ['-extfile', 'server.ext'] : []));
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+    );
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-out',
+      `${name}.pem`,
+      ...(name === 'server' ? ['-extfile', 'server.ext'] : []),
+    );
   }
   // A second CA whose certificates the server must not trust.
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=rogue CA', '-keyout', 'rogue.key', '-out', 'rogue.pem');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=rogue CA',
+    '-keyout',
+    'rogue.key',
+    '-out',
+    'rogue.pem',
+  );
 }
 
 beforeAll(() => {
@@ -58,7 +112,10 @@ describe('TLS', () => {
     cleanups.push(() => node.close());
     expect(node.url.startsWith('wss://')).toBe(true);
     expect(warn).not.toHaveBeenCalled();
-    const client = await connect(node.url, { tls: { caFile: file('ca.pem') }, logger: silentLogger });
+    const client = await connect(node.url, {
+      tls: { caFile: file('ca.pem') },
+      logger: silentLogger,
+    });
     cleanups.push(() => client.close());
     await expect(client.query('kv', 'over tls')).resolves.toBe('over tls');
   });
@@ -70,7 +127,11 @@ describe('TLS', () => {
     });
     cleanups.push(() => node.close());
     await expect(
-      connect(node.url, { tls: { caFile: file('rogue.pem') }, connectTimeoutMs: 300, logger: silentLogger }),
+      connect(node.url, {
+        tls: { caFile: file('rogue.pem') },
+        connectTimeoutMs: 300,
+        logger: silentLogger,
+      }),
     ).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 
@@ -88,7 +149,10 @@ describe('TLS', () => {
       logger: silentLogger,
     });
     cleanups.push(() => accepting.close());
-    const dialer = (id: string, tls: { certFile?: string; keyFile?: string }): PeerTransport<Message> => {
+    const dialer = (
+      id: string,
+      tls: { certFile?: string; keyFile?: string },
+    ): PeerTransport<Message> => {
       const transport = createPeerTransport<Message>({
         nodeId: id,
         clusterId: 'c',
@@ -113,7 +177,10 @@ describe('TLS', () => {
     });
 
     const withoutCert = dialer('n0', {});
-    const refused = await waitForUpdate(withoutCert.statusUpdates(), (u) => u.status.type === 'refused');
+    const refused = await waitForUpdate(
+      withoutCert.statusUpdates(),
+      (u) => u.status.type === 'refused',
+    );
     expect(refused.status).toMatchObject({ code: 'UNAUTHORIZED' });
     expect(node.metrics().refusals.UNAUTHORIZED).toBeGreaterThanOrEqual(1);
   });
