@@ -526,6 +526,43 @@ describe('RaftNode registry snapshots and options', () => {
     expect(() => new RaftNode({ ...base, id: 'bad id' })).toThrow(/id/);
   });
 
+  it('takes its clock and ticks from an injected scheduler and stamps that time on entries', async () => {
+    let nowMs = 1_000_000;
+    let tick: (() => void) | undefined;
+    const scheduler = {
+      nowMs: () => nowMs,
+      setInterval: (callback: () => void) => {
+        tick = callback;
+        return () => {
+          tick = undefined;
+        };
+      },
+    };
+    const counter = new Counter();
+    const node = new RaftNode({
+      id: 'solo',
+      peers: ['solo'],
+      storage: new MemoryStorage(),
+      transport: createMemoryNetwork().transport('solo'),
+      stateMachines: [counter],
+      scheduler,
+    });
+    const leading = new Promise<void>((resolve) => {
+      node.on('role', (role) => {
+        if (role.type === 'leader') resolve();
+      });
+    });
+    node.start();
+    // A single voter elects itself once its (at most 2 * electionTicks) timeout has passed.
+    for (let i = 0; i < 20; i += 1) tick!();
+    await leading;
+    nowMs += 5;
+    expect(await node.command('counter', { op: 'add', by: 1 })).toMatchObject({ ok: true });
+    expect(counter.times).toEqual([1_000_005]);
+    await node.stop();
+    expect(tick).toBeUndefined();
+  });
+
   it('answers STOPPED before start and after stop', async () => {
     const node = lonelyNode();
     expect(await node.command('counter', { op: 'add', by: 1 })).toMatchObject({ code: 'STOPPED' });
