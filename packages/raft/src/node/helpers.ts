@@ -84,6 +84,12 @@ export function parseQuery(
   return failure('BAD_REQUEST', `invalid ${machine.name} query: ${z.prettifyError(parsed.error)}`);
 }
 
+/** A BAD_REQUEST failure for a per-call timeout that is not a positive finite number. */
+export function checkTimeout(timeoutMs: number | undefined): RaftNodeFailure | undefined {
+  if (timeoutMs === undefined || (Number.isFinite(timeoutMs) && timeoutMs > 0)) return undefined;
+  return failure('BAD_REQUEST', `timeoutMs must be a positive number (got ${timeoutMs})`);
+}
+
 /** Calls `onAbort` once if `signal` fires; returns the function that removes the listener. */
 export function watchAbort(
   signal: AbortSignal | undefined,

@@ -306,6 +306,10 @@ describe('RaftNode in a three-node cluster', () => {
     const big = await leader.command('counter', { op: 'add', by: 1, pad: 'x'.repeat(500) });
     expect(big).toMatchObject({ ok: false, code: 'TOO_LARGE' });
     expect(await leader.command('nope', {})).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+    const badTimeout = await leader.command('counter', { op: 'add', by: 1 }, { timeoutMs: NaN });
+    expect(badTimeout).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+    const halfSession = await leader.command('counter', { op: 'add', by: 1 }, { clientId: 'x' });
+    expect(halfSession).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
     const pending = [1, 2, 3].map(() => leader.command('counter', { op: 'add', by: 1 }));
     const results = await Promise.all(pending);
     expect(results.map((r) => (r.ok ? 'ok' : r.code))).toEqual(['ok', 'ok', 'TOO_MANY_PENDING']);

@@ -14,6 +14,7 @@ import type { CoreFactory, CorePort } from './core-port.js';
 import { EventHub, roleStream } from './events.js';
 import type { RaftNodeEventMap, RoleState } from './events.js';
 import {
+  checkTimeout,
   isLeaderUnknown,
   parseQuery,
   proposeFailure,
@@ -310,17 +311,26 @@ export class RaftNode {
   ): Promise<CommandResult<Value>> {
     const checked = this.#checkCommand(sm, options);
     if (checked !== undefined) return Promise.resolve(checked as CommandResult<Value>);
-    const { clientId, seq } = options;
-    const ref = clientId === undefined ? this.#nextRef() : undefined;
-    const envelope: CommandEnvelope =
-      clientId === undefined || seq === undefined
-        ? { sm, ref: ref ?? '', timeMs: this.#scheduler.nowMs(), command }
-        : { sm, clientId, seq, timeMs: this.#scheduler.nowMs(), command };
-    const key = ref === undefined ? sessionKey(clientId ?? '', seq ?? 0) : refKey(ref);
+    const { envelope, key } = this.#envelope(sm, command, options);
     const timeoutMs = options.timeoutMs ?? this.#limits.commandTimeoutMs;
     return this.#propose({ envelope, key, timeoutMs, signal: options.signal }) as Promise<
       CommandResult<Value>
     >;
+  }
+
+  /** Stamps the command; a session command is keyed by (clientId, seq), any other by a ref. */
+  #envelope(
+    sm: string,
+    command: unknown,
+    options: CommandOptions,
+  ): { envelope: CommandEnvelope; key: string } {
+    const timeMs = this.#scheduler.nowMs();
+    const { clientId, seq } = options;
+    if (clientId !== undefined && seq !== undefined) {
+      return { envelope: { sm, clientId, seq, timeMs, command }, key: sessionKey(clientId, seq) };
+    }
+    const ref = this.#nextRef();
+    return { envelope: { sm, ref, timeMs, command }, key: refKey(ref) };
   }
 
   /** Everything that can refuse a command before it is proposed; undefined when it may go. */
@@ -336,6 +346,8 @@ export class RaftNode {
     if (seq !== undefined && (!Number.isSafeInteger(seq) || seq < 0)) {
       return failure('BAD_REQUEST', `seq must be a non-negative integer (got ${seq})`);
     }
+    const timeout = checkTimeout(options.timeoutMs);
+    if (timeout !== undefined) return timeout;
     if (options.signal?.aborted === true) return failure('ABORTED', 'the signal was aborted');
     if (clientId !== undefined && seq !== undefined) {
       // A retry of a command this replica already applied is answered from the session table.
@@ -452,6 +464,8 @@ export class RaftNode {
     }
     const parsed = parseQuery(machine, query);
     if (!parsed.ok) return Promise.resolve(parsed);
+    const timeout = checkTimeout(options.timeoutMs);
+    if (timeout !== undefined) return Promise.resolve(timeout);
     const run = (): QueryResult => runQuery(machine, parsed.query, this.#appliedIndex);
     if (options.consistency === 'local') return Promise.resolve(run() as QueryResult<Value>);
     if (options.signal?.aborted === true)
