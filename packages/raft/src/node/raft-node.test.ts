@@ -479,6 +479,7 @@ describe('RaftNode registry snapshots and options', () => {
       storage: new MemoryStorage(),
       transport: createMemoryNetwork().transport('solo'),
       stateMachines: machines,
+      tickIntervalMs: 10,
     });
   }
 
@@ -565,6 +566,31 @@ describe('RaftNode registry snapshots and options', () => {
     expect(counter.times).toEqual([1_000_005]);
     await node.stop();
     expect(tick).toBeUndefined();
+  });
+
+  it('fails the node loudly when a state machine throws while applying', async () => {
+    const boom: StateMachine<unknown, unknown, never> = {
+      name: 'boom',
+      commandSchema: z.unknown(),
+      querySchema: z.unknown(),
+      apply: () => {
+        throw new Error('bug in apply');
+      },
+      query: () => {
+        throw new Error('unused');
+      },
+      snapshot: () => new Uint8Array(),
+      restore: () => undefined,
+    };
+    const node = lonelyNode([boom]);
+    const fatal = new Promise<Error>((resolve) => node.on('fatal', resolve));
+    node.start();
+    const result = await node.command('boom', {});
+    expect(result).toMatchObject({ ok: false, code: 'STOPPED' });
+    const error = await fatal;
+    expect(error).toMatchObject({ code: 'INVARIANT_VIOLATED' });
+    expect(error.cause).toBeInstanceOf(Error);
+    expect(node.status().state).toBe('failed');
   });
 
   it('answers STOPPED before start and after stop', async () => {

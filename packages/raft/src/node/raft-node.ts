@@ -91,6 +91,14 @@ export interface RaftNodeInit extends RaftNodeOptions {
   readonly createCore?: CoreFactory;
 }
 
+/** Errors from the core, storage or a state machine, as the node's fatal error. */
+function asRaftError(error: unknown): RaftError {
+  if (error instanceof RaftError) return error;
+  return new RaftError('INVARIANT_VIOLATED', `ready processing failed: ${String(error)}`, {
+    cause: error,
+  });
+}
+
 export class RaftNode {
   readonly id: NodeId;
   readonly #core: CorePort;
@@ -553,14 +561,31 @@ export class RaftNode {
 
   readonly #onMessage = (message: RaftMessage): void => {
     if (this.#state !== 'running') return;
-    const result = this.#core.step(message);
-    if (!result.ok) this.#rejectedMessages += 1;
+    const result = this.#guard(() => this.#core.step(message));
+    if (result?.ok === false) this.#rejectedMessages += 1;
     this.#schedule();
   };
 
+  /**
+   * Runs a core call from a timer or transport callback. The core throws only for broken
+   * invariants; that must fail this node loudly (fatal event, failed role), not crash the process
+   * from inside someone else's socket callback.
+   */
+  #guard<T>(call: () => T): T | undefined {
+    try {
+      return call();
+    } catch (error) {
+      this.#fail(asRaftError(error));
+      return undefined;
+    }
+  }
+
   readonly #onTick = (): void => {
     if (this.#state !== 'running') return;
-    this.#core.tick();
+    this.#guard(() => {
+      this.#core.tick();
+    });
+    if (!this.#running()) return;
     const nowMs = this.#scheduler.nowMs();
     this.#commands.expire(nowMs, () =>
       failure('TIMEOUT', 'not applied within the timeout; retry with the same seq'),
@@ -606,13 +631,7 @@ export class RaftNode {
         this.#afterReady();
       }
     } catch (error) {
-      this.#fail(
-        error instanceof RaftError
-          ? error
-          : new RaftError('INVARIANT_VIOLATED', `ready processing failed: ${String(error)}`, {
-              cause: error,
-            }),
-      );
+      this.#fail(asRaftError(error));
     }
   }
 
