@@ -386,6 +386,56 @@ describe('flow control recovery', () => {
   });
 });
 
+describe('probe recovery', () => {
+  it('a probe answered at the known match index resumes replication at once', () => {
+    // Found by the sweep (seed 1558): the progress stayed paused in probe and the cluster stalled.
+    const node = createTestCore({ id: 'a', peers: ['a', 'b'], overrides: { preVote: false } });
+    node.core.campaign();
+    node.core.step({
+      type: 'RequestVoteResponse',
+      from: 'b',
+      to: 'a',
+      term: 1,
+      preVote: false,
+      granted: true,
+    });
+    drainMessages(node);
+    node.core.step({
+      type: 'AppendEntriesResponse',
+      from: 'b',
+      to: 'a',
+      term: 1,
+      success: true,
+      matchIndex: 1,
+    });
+    node.core.step({
+      type: 'AppendEntriesResponse',
+      from: 'b',
+      to: 'a',
+      term: 1,
+      success: false,
+      matchIndex: 0,
+      rejectedIndex: 2,
+      conflictIndex: 2,
+    });
+    drainMessages(node);
+    expect(node.core.status().progress?.find((p) => p.id === 'b')?.state).toBe('probe');
+    node.core.step({
+      type: 'AppendEntriesResponse',
+      from: 'b',
+      to: 'a',
+      term: 1,
+      success: true,
+      matchIndex: 1,
+    });
+    expect(node.core.status().progress?.find((p) => p.id === 'b')?.state).toBe('replicate');
+    drainMessages(node);
+    node.core.propose(bytes(1));
+    const appends = drainMessages(node).filter((message) => message.type === 'AppendEntries');
+    expect(appends).toHaveLength(1);
+  });
+});
+
 describe('proposals', () => {
   it('a follower forwards proposals to the leader when forwardProposals is set', () => {
     const network = electedNetwork({ ids: ['a', 'b', 'c'], options: { forwardProposals: true } });
@@ -409,6 +459,24 @@ describe('proposals', () => {
 });
 
 describe('InstallSnapshot', () => {
+  it('a lost snapshot is sent again after an election timeout', () => {
+    const network = electedNetwork({ ids: ['a', 'b', 'c'], options: { electionTicks: 10 } });
+    network.isolate('c');
+    for (let i = 0; i < 5; i++) network.propose('a', `entry-${i}`);
+    const leader = network.node('a');
+    const commit = leader.core.status().commitIndex;
+    leader.storage.createSnapshot({ index: commit, data: new Uint8Array([1]) });
+    leader.storage.compact(commit);
+    network.recover();
+    network.ignore('InstallSnapshot');
+    network.tick('a', 2);
+    expect(leader.core.status().progress?.find((p) => p.id === 'c')?.state).toBe('snapshot');
+    network.recover();
+    network.tick('a', 12);
+    expect(network.node('c').storage.snapshot().metadata.index).toBe(commit);
+    expect(network.core('c').status().commitIndex).toBe(commit);
+  });
+
   it('a follower behind a compacted log receives the snapshot and catches up', () => {
     const network = electedNetwork({ ids: ['a', 'b', 'c'] });
     network.isolate('c');

@@ -61,6 +61,8 @@ export class Progress {
   probeSent = false;
   /** The snapshot index being installed, in snapshot state. */
   pendingSnapshot = 0;
+  /** Leader ticks spent waiting in snapshot state, to retry a lost snapshot. */
+  snapshotTicks = 0;
   /** Leader ticks since this follower last sent anything (check-quorum, snapshot decisions). */
   inactiveTicks = 0;
   readonly inflights: Inflights;
@@ -94,6 +96,7 @@ export class Progress {
   private resetState(state: ProgressState): void {
     this.probeSent = false;
     this.pendingSnapshot = 0;
+    this.snapshotTicks = 0;
     this.state = state;
     this.inflights.reset();
   }

@@ -360,7 +360,13 @@ export class RaftCore {
     this.heartbeatElapsed++;
     this.electionElapsed++;
     for (const progress of this.progress.values()) {
-      if (progress.id !== this.id) progress.inactiveTicks++;
+      if (progress.id === this.id) continue;
+      progress.inactiveTicks++;
+      // A snapshot (or its answer) may be lost; without a retry the follower would wait forever.
+      if (progress.state === 'snapshot' && ++progress.snapshotTicks >= this.options.electionTicks) {
+        progress.pendingSnapshot = 0;
+        progress.becomeProbe();
+      }
     }
     // Check-quorum, evaluated every tick: the leader steps down exactly one election timeout
     // after it last heard from a quorum, the same span for which followers honour its lease.
@@ -535,7 +541,8 @@ export class RaftCore {
   // ---------------------------------------------------------------------------------------------
 
   private checkMessage(message: RaftMessage): Rejection | undefined {
-    if (typeof message !== 'object' || !KNOWN_TYPES.has(message.type)) {
+    const value: unknown = message;
+    if (typeof value !== 'object' || value === null || !KNOWN_TYPES.has(message.type)) {
       return { code: 'ABSURD_VALUE', reason: 'not a Raft message: unknown type' };
     }
     const shape = checkShape(message);
@@ -1043,16 +1050,22 @@ export class RaftCore {
 
   private handleAppendSuccess(progress: Progress, matchIndex: number): void {
     const wasPaused = progress.isPaused();
-    if (!progress.maybeUpdate(matchIndex)) return;
+    const updated = progress.maybeUpdate(matchIndex);
+    // A probe answered at the known match index also proves the logs agree up to it.
+    const probeConfirmed = progress.state === 'probe' && matchIndex === progress.matchIndex;
+    if (!updated && !probeConfirmed) return;
     if (progress.state === 'probe') {
       progress.becomeReplicate();
     } else if (progress.state === 'snapshot') {
-      progress.becomeProbe();
-      progress.becomeReplicate();
+      // Only once the follower holds everything before our first entry can appends resume.
+      if (progress.matchIndex + 1 >= this.log.firstIndex()) {
+        progress.becomeProbe();
+        progress.becomeReplicate();
+      }
     } else {
       progress.inflights.freeLE(matchIndex);
     }
-    if (this.maybeCommit()) this.broadcastAppend();
+    if (updated && this.maybeCommit()) this.broadcastAppend();
     else if (wasPaused) this.sendAppend(progress.id);
     // Fill the window: bounded by maxInflightMessages and by the entries there are.
     while (this.maybeSendAppend(progress.id, false));
