@@ -4,6 +4,7 @@ import { FrameChannel } from './channel.js';
 import { encodeValue } from './codec.js';
 import {
   codeOfClose,
+  invalidOption,
   isTransportErrorCode,
   RemoteError,
   TransportError,
@@ -25,6 +26,7 @@ import {
   durationOption,
   FRAME_SLACK_BYTES,
   integerOption,
+  MAX_DURATION_MS,
   resolveBackoff,
   resolveConnectionLimits,
   type Backoff,
@@ -265,6 +267,10 @@ class WsClusterConnection implements ClusterConnection {
     if (entry === undefined) {
       const created: Topic = { handlers: new Set(), ready: Promise.resolve() };
       created.ready = this.sendSubscription('subscribe', topic);
+      // Callers may ignore `ready`; a refused subscription must not become an unhandled rejection.
+      created.ready.catch((error: unknown) => {
+        this.options.logger.warn({ err: error, topic }, 'subscribing failed');
+      });
       this.topics.set(topic, created);
       entry = created;
     }
@@ -333,7 +339,12 @@ class WsClusterConnection implements ClusterConnection {
         new TransportError('INVALID_ARGUMENT', 'service must be a string of 1 to 128 characters'),
       );
     }
-    const timeoutMs = durationOption(options.timeoutMs, this.options.requestTimeoutMs, 'timeoutMs');
+    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_DURATION_MS) {
+      return Promise.reject(
+        invalidOption('timeoutMs', `an integer from 1 to ${MAX_DURATION_MS}`, timeoutMs),
+      );
+    }
     const signal = options.signal;
     if (signal?.aborted === true)
       return Promise.reject(new TransportError('ABORTED', 'the request was aborted'));

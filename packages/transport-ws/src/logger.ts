@@ -21,9 +21,24 @@ export const consoleLogger: Logger = {
   debug: noop,
   info: noop,
   warn: (fields, message) => {
-    console.warn(`[distsync/transport-ws] ${message}`, fields);
+    console.warn(line(fields, message));
   },
   error: (fields, message) => {
-    console.error(`[distsync/transport-ws] ${message}`, fields);
+    console.error(line(fields, message));
   },
 };
+
+function line(fields: Record<string, unknown>, message: string): string {
+  const extra = Object.keys(fields).length === 0 ? '' : ` ${safeJson(fields)}`;
+  return `[distsync/transport-ws] ${message}${extra}`;
+}
+
+function safeJson(fields: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(fields, (_key, value: unknown) =>
+      value instanceof Error ? { name: value.name, message: value.message } : value,
+    );
+  } catch {
+    return '{...}';
+  }
+}

@@ -370,7 +370,7 @@ class WsPeerTransport<M extends PeerMessage> implements PeerTransport<M> {
       handshakeTimeout: limits.handshakeTimeoutMs,
       ...this.options.tls,
     });
-    socket.once('unexpected-response', (request, response) => {
+    socket.once('unexpected-response', (_request, response) => {
       // The server refused the upgrade itself: 401 is a missing or untrusted certificate.
       const status = response.statusCode ?? 0;
       link.refusal =
@@ -380,7 +380,6 @@ class WsPeerTransport<M extends PeerMessage> implements PeerTransport<M> {
               reason: 'the peer refused our TLS client certificate (HTTP 401)',
             }
           : undefined;
-      request.destroy();
       socket.terminate();
     });
     const dialerNonce = newNonce();
