@@ -66,7 +66,7 @@ export type {
   RaftNodeFailure,
   RaftNodeResultCode,
 } from './node/results.js';
-export type { RaftNodeEventMap, RoleState } from './node/events.js';
+export type { RaftNodeEventMap, RoleState, SyncEvent } from './node/events.js';
 export { jsonEnvelopeCodec } from './node/codec.js';
 export type { CommandEnvelope, EnvelopeCodec } from './node/codec.js';
 export { realScheduler, seededRandom } from './node/scheduler.js';
@@ -75,7 +75,11 @@ export type { CoreFactory, CorePort } from './node/core-port.js';
 export type { AnyStateMachine } from './node/registry.js';
 // Durable storage (the only part of the package that touches node:fs).
 export { FILE_STORAGE_DEFAULTS, FileStorage } from './storage/file-storage.js';
-export type { FileStorageOptions, FileStorageStats, StorageHealth } from './storage/file-storage.js';
+export type {
+  FileStorageOptions,
+  FileStorageStats,
+  StorageHealth,
+} from './storage/file-storage.js';
 export { StorageError } from './storage/errors.js';
 export type { StorageErrorCode } from './storage/errors.js';
 export { nodeStorageFs } from './storage/fs.js';

@@ -13,9 +13,17 @@ export type RoleState =
   /** Storage failed; the node acknowledges nothing any more. Nothing follows. */
   | { readonly type: 'failed'; readonly error: RaftError };
 
+/** One group-commit storage sync: how long it took and how many entries it made durable. */
+export interface SyncEvent {
+  readonly durationMs: number;
+  readonly entries: number;
+}
+
 export interface RaftNodeEventMap {
   role: RoleState;
   fatal: RaftError;
+  /** After every storage sync (for fsync latency metrics). */
+  sync: SyncEvent;
 }
 
 type Listener<T> = (value: T) => void;

@@ -392,6 +392,22 @@ describe('RaftNode in a three-node cluster', () => {
     expect(leader.status()).toMatchObject({ state: 'stopped', pendingCommands: 0 });
   });
 
+  it('drains on stop: accepted commands finish, new ones are refused', async () => {
+    const c = startCluster();
+    const leader = await c.waitForLeader();
+    const inFlight = [1, 2, 3].map(() => leader.command('counter', { op: 'add', by: 1 }));
+    const stopped = leader.stop({ drainTimeoutMs: 5000 });
+    expect(await leader.command('counter', { op: 'add', by: 1 })).toMatchObject({
+      ok: false,
+      code: 'STOPPED',
+      message: 'the node is stopping',
+    });
+    const results = await Promise.all(inFlight);
+    expect(results.map((result) => result.ok)).toEqual([true, true, true]);
+    await stopped;
+    expect(leader.status().state).toBe('stopped');
+  });
+
   it('hands leadership over with transferLeadership', async () => {
     const c = startCluster();
     const leader = await c.waitForLeader();
@@ -439,6 +455,8 @@ describe('RaftNode storage', () => {
     });
     const leader = await cluster.waitForLeader();
     const before = storages.get(leader.id)!.syncs;
+    const syncedEntries: number[] = [];
+    leader.on('sync', (event) => syncedEntries.push(event.entries));
     const proposals = 200;
     const results = await Promise.all(
       Array.from({ length: proposals }, () => leader.command('counter', { op: 'add', by: 1 })),
@@ -447,6 +465,9 @@ describe('RaftNode storage', () => {
     const leaderSyncs = storages.get(leader.id)!.syncs - before;
     expect(leaderSyncs).toBeGreaterThan(0);
     expect(leaderSyncs).toBeLessThanOrEqual(proposals / 20);
+    expect(syncedEntries.reduce((sum, entries) => sum + entries, 0)).toBeGreaterThanOrEqual(
+      proposals,
+    );
   });
 
   it('treats a failed sync as fatal: pending work is answered STOPPED, status and events say why', async () => {

@@ -132,6 +132,10 @@ export class RaftNode {
   #cancelTick: (() => void) | undefined;
   #unregister: (() => void) | undefined;
   #scheduled = false;
+  /** Set by `stop({ drainTimeoutMs })`: refuse new work while accepted work finishes. */
+  #stopping = false;
+  /** While draining: resolves the drain once nothing is pending (checked after each Ready and tick). */
+  #checkDrained: (() => void) | undefined;
   #processing: Promise<void> | undefined;
 
   constructor(options: RaftNodeInit) {
@@ -192,15 +196,35 @@ export class RaftNode {
 
   /**
    * Refuses new work, answers everything pending with STOPPED, cancels the timer, leaves the
-   * transport, and resolves once any Ready being processed has finished touching storage.
+   * transport, and resolves once any Ready being processed has finished touching storage. With
+   * `drainTimeoutMs`, commands and queries already accepted get that long to finish first (a
+   * graceful shutdown: new work is refused with STOPPED meanwhile).
    */
-  async stop(): Promise<void> {
+  async stop(options: { drainTimeoutMs?: number } = {}): Promise<void> {
+    const drainTimeoutMs = options.drainTimeoutMs ?? 0;
+    if (this.#state === 'running' && drainTimeoutMs > 0) await this.#drainPending(drainTimeoutMs);
     if (this.#state === 'running' || this.#state === 'created') {
       this.#state = 'stopped';
       this.#shutdown(failure('STOPPED', 'the node is stopped'));
       this.#setRole({ type: 'stopped' });
     }
     await this.#processing;
+  }
+
+  /** Stops accepting work and resolves when nothing is pending or the time is up. */
+  #drainPending(timeoutMs: number): Promise<void> {
+    this.#stopping = true;
+    const deadlineMs = this.#scheduler.nowMs() + timeoutMs;
+    return new Promise<void>((resolve) => {
+      this.#checkDrained = () => {
+        const idle =
+          this.#commands.size === 0 && this.#queries.size + this.#unissuedReads.length === 0;
+        if (!idle && this.#running() && this.#scheduler.nowMs() < deadlineMs) return;
+        this.#checkDrained = undefined;
+        resolve();
+      };
+      this.#checkDrained();
+    });
   }
 
   #shutdown(result: RaftNodeFailure): void {
@@ -212,6 +236,7 @@ export class RaftNode {
     this.#queries.settleAll(result);
     this.#unissuedReads = [];
     this.#parked = [];
+    this.#checkDrained?.();
   }
 
   #fail(error: RaftError): void {
@@ -221,6 +246,17 @@ export class RaftNode {
     this.#shutdown(failure('STOPPED', `the node failed: ${error.message}`));
     this.#hub.emit('fatal', error);
     this.#setRole({ type: 'failed', error });
+  }
+
+  /** Running and not draining: new commands and queries are welcome. */
+  #accepting(): boolean {
+    return this.#state === 'running' && !this.#stopping;
+  }
+
+  #refusal(): string {
+    return this.#stopping && this.#state === 'running'
+      ? 'the node is stopping'
+      : `the node is ${this.#state}`;
   }
 
   /** A method, not a field read, so narrowing does not survive an await that may change it. */
@@ -343,7 +379,7 @@ export class RaftNode {
 
   /** Everything that can refuse a command before it is proposed; undefined when it may go. */
   #checkCommand(sm: string, options: CommandOptions): CommandResult | undefined {
-    if (this.#state !== 'running') return failure('STOPPED', `the node is ${this.#state}`);
+    if (!this.#accepting()) return failure('STOPPED', this.#refusal());
     if (this.#registry.get(sm) === undefined) {
       return failure('BAD_REQUEST', `no state machine named ${JSON.stringify(sm)}`);
     }
@@ -462,8 +498,7 @@ export class RaftNode {
     query: unknown,
     options: QueryOptions = {},
   ): Promise<QueryResult<Value>> {
-    if (this.#state !== 'running')
-      return Promise.resolve(failure('STOPPED', `the node is ${this.#state}`));
+    if (!this.#accepting()) return Promise.resolve(failure('STOPPED', this.#refusal()));
     const machine = this.#registry.get(sm);
     if (machine === undefined) {
       return Promise.resolve(
@@ -595,6 +630,7 @@ export class RaftNode {
     this.#retryReads();
     this.#reissueStaleReads(nowMs);
     this.#proposeTimers(nowMs);
+    this.#checkDrained?.();
     this.#schedule();
   };
 
@@ -623,7 +659,9 @@ export class RaftNode {
         }
         const ready = this.#core.ready();
         const syncing = this.#persist(ready);
-        if (syncing !== undefined && !(await this.#awaitSync(syncing))) return;
+        if (syncing !== undefined && !(await this.#awaitSync(syncing, ready.entries.length))) {
+          return;
+        }
         // stop() may have run while the sync was in flight; a stopped node acknowledges nothing.
         if (!this.#running()) return;
         this.#deliver(ready);
@@ -651,9 +689,11 @@ export class RaftNode {
   }
 
   /** True when the sync succeeded; a rejection is fatal, since nothing may be acknowledged. */
-  async #awaitSync(syncing: Promise<void>): Promise<boolean> {
+  async #awaitSync(syncing: Promise<void>, entries: number): Promise<boolean> {
+    const startMs = performance.now();
     try {
       await syncing;
+      this.#hub.emit('sync', { durationMs: performance.now() - startMs, entries });
       return true;
     } catch (error) {
       this.#fail(
@@ -704,6 +744,7 @@ export class RaftNode {
   }
 
   #afterReady(): void {
+    this.#checkDrained?.();
     this.#retryParked();
     this.#retryReads();
     this.#proposeTimers(this.#scheduler.nowMs());
