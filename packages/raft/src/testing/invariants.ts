@@ -17,7 +17,8 @@ export type InvariantName =
   | 'MONOTONIC_COMMIT'
   | 'COMMIT_BEYOND_LOG'
   | 'READY_CONTRACT'
-  | 'ACKNOWLEDGED_LOST';
+  | 'ACKNOWLEDGED_LOST'
+  | 'STALE_READ';
 
 /** Thrown by the checker; the simulator wraps it with the seed, a replay command and a trace. */
 export class InvariantViolation extends Error {

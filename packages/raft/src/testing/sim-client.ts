@@ -17,6 +17,8 @@ export interface SimClientOptions {
    * being stale (cut off from its followers): the next proposal goes elsewhere. Default 500 ms.
    */
   readonly ackTimeoutMs?: number;
+  /** Share of operations that are linearizable reads (ReadIndex) instead of proposals. Default 0. */
+  readonly readRate?: number;
 }
 
 export class SimClient {
@@ -58,9 +60,19 @@ export class SimClient {
     }
     this.sim.schedule(this.options.intervalMs, `client ${this.options.name}`, () => {
       if (!this.running) return;
-      this.proposeOnce();
+      if (this.random.chance(this.options.readRate ?? 0)) this.readOnce();
+      else this.proposeOnce();
       this.loop();
     });
+  }
+
+  /** One linearizable read at the believed leader (or any node, which forwards it). */
+  readOnce(): void {
+    const target = this.believedLeader ?? this.random.pick(this.sim.nodeIds);
+    const result = this.sim.read(target);
+    if (result !== undefined && !result.ok && result.leaderHint !== null) {
+      this.believedLeader = result.leaderHint;
+    }
   }
 
   private suspectStaleLeader(): boolean {

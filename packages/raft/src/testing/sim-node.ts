@@ -8,9 +8,12 @@ import type {
   LogStorage,
   ProposeResult,
   RaftCoreOptions,
+  ReadIndexResult,
+  ReadState,
   Ready,
   Role,
   StepResult,
+  TransferResult,
 } from '../core/types.js';
 import type { InvariantChecker, NodeView } from './invariants.js';
 import { InvariantViolation } from './invariants.js';
@@ -20,6 +23,8 @@ export interface SimCore {
   tick(): void;
   step(message: RaftMessage): StepResult;
   propose(data: Uint8Array): ProposeResult;
+  readIndex(context: string): ReadIndexResult;
+  transferLeadership(to: NodeId): TransferResult;
   hasReady(): boolean;
   ready(): Ready;
   advance(ready: Ready): void;
@@ -45,6 +50,8 @@ export interface NodeHost {
   crashBeforeSync(id: NodeId): boolean;
   send(message: RaftMessage): void;
   applied(id: NodeId, entry: Entry): void;
+  /** A read became servable: the node's state machine has applied `readState.index`. */
+  readState(id: NodeId, readState: ReadState): void;
   trace(id: NodeId, text: string): void;
 }
 
@@ -72,6 +79,7 @@ export class SimNode implements NodeView {
   private writtenLog: Entry[] = [];
   private unsynced = false;
   private appliedEntries: Entry[] = [];
+  private pendingReads: ReadState[] = [];
   role: Role = 'follower';
   leaderId: NodeId | null = null;
   /** Bumped at every crash so that timers of an earlier life are ignored. */
@@ -123,6 +131,7 @@ export class SimNode implements NodeView {
     this.unsynced = false;
     this.dirtyFrom = Number.POSITIVE_INFINITY;
     this.appliedEntries = [];
+    this.pendingReads = [];
     this.role = 'follower';
     this.leaderId = null;
     this.storage = this.factories.createStorage({ peers: this.peers, durable: this.durableState });
@@ -175,6 +184,20 @@ export class SimNode implements NodeView {
     return result;
   }
 
+  readIndex(context: string): ReadIndexResult | undefined {
+    if (this.core === undefined) return undefined;
+    const result = this.core.readIndex(context);
+    this.drain();
+    return result;
+  }
+
+  transferLeadership(to: NodeId): TransferResult | undefined {
+    if (this.core === undefined) return undefined;
+    const result = this.core.transferLeadership(to);
+    this.drain();
+    return result;
+  }
+
   /** Runs the host loop until the core has nothing more to do (or the node crashed). */
   private drain(): void {
     for (let round = 0; round < maxReadyRoundsPerTurn; round++) {
@@ -215,6 +238,9 @@ export class SimNode implements NodeView {
     if (first !== undefined && last !== undefined) {
       this.host.trace(this.id, `apply ${first.index}..${last.index}`);
     }
+    // Step 4 of the contract: a read is served once the applied index reaches its index.
+    for (const readState of ready.readStates) this.pendingReads.push(readState);
+    this.serveReads();
     return true;
   }
 
@@ -293,6 +319,14 @@ export class SimNode implements NodeView {
     }
     this.host.checker.onSend(message);
     this.host.send(message);
+  }
+
+  private serveReads(): void {
+    const applied = this.appliedEntries.length;
+    const ready = this.pendingReads.filter((read) => read.index <= applied);
+    if (ready.length === 0) return;
+    this.pendingReads = this.pendingReads.filter((read) => read.index > applied);
+    for (const read of ready) this.host.readState(this.id, read);
   }
 
   private apply(entry: Entry): void {

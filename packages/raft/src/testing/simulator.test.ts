@@ -221,6 +221,12 @@ class SelfCrowningCore implements SimCore {
   propose(): { ok: false; code: 'NOT_LEADER'; leaderHint: null } {
     return { ok: false, code: 'NOT_LEADER', leaderHint: null };
   }
+  readIndex(): { ok: false; code: 'NOT_LEADER'; leaderHint: null } {
+    return { ok: false, code: 'NOT_LEADER', leaderHint: null };
+  }
+  transferLeadership(): { ok: false; code: 'NOT_LEADER'; leaderHint: null } {
+    return { ok: false, code: 'NOT_LEADER', leaderHint: null };
+  }
   hasReady(): boolean {
     return this.pending !== undefined;
   }
@@ -278,5 +284,77 @@ describe('Simulator with a deliberately broken core', () => {
     expect(report.message).toContain('pnpm --filter @distsync/raft sim --seed 1234 --nodes 3');
     expect(report.traceTail.length).toBeGreaterThan(0);
     expect(report.traceTail.join('\n')).toMatch(/role leader/);
+  });
+});
+
+/** A one-node "cluster" that commits proposals at once but answers reads with index 0. */
+class StaleReadCore implements SimCore {
+  private pending: Ready | undefined;
+  private lastIndex = 0;
+
+  constructor(private readonly id: NodeId) {}
+
+  private emit(fields: Partial<Ready>): void {
+    this.pending = {
+      softState: { role: 'leader', leaderId: this.id },
+      hardState: undefined,
+      entries: [],
+      snapshot: undefined,
+      messages: [],
+      committedEntries: [],
+      readStates: [],
+      mustSync: false,
+      ...fields,
+    };
+  }
+  tick(): void {
+    // Time does nothing here: the node leads from the start.
+  }
+  step(): { ok: true } {
+    return { ok: true };
+  }
+  propose(data: Uint8Array): { ok: true; index: number; term: number } {
+    const index = ++this.lastIndex;
+    const own: Entry = { index, term: 1, type: 'normal', data };
+    this.emit({
+      hardState: { term: 1, vote: this.id, commit: index },
+      entries: [own],
+      committedEntries: [own],
+      mustSync: true,
+    });
+    return { ok: true, index, term: 1 };
+  }
+  readIndex(context: string): { ok: true } {
+    this.emit({ readStates: [{ context, index: 0 }] });
+    return { ok: true };
+  }
+  transferLeadership(): { ok: false; code: 'NOT_LEADER'; leaderHint: null } {
+    return { ok: false, code: 'NOT_LEADER', leaderHint: null };
+  }
+  hasReady(): boolean {
+    return this.pending !== undefined;
+  }
+  ready(): Ready {
+    if (this.pending === undefined) throw new Error('no ready');
+    return this.pending;
+  }
+  advance(): void {
+    this.pending = undefined;
+  }
+}
+
+describe('Simulator read checks', () => {
+  it('fails a read served below an index acknowledged before the read began', () => {
+    const sim = new Simulator({
+      seed: 9,
+      nodes: 1,
+      factories: {
+        createCore: (options) => new StaleReadCore(options.id),
+        createStorage: () => nullStorage(),
+      },
+    });
+    sim.propose('n1', 'x');
+    expect(sim.isAcknowledged('x')).toBe(true);
+    expect(() => sim.read('n1')).toThrow(/STALE_READ/);
   });
 });

@@ -4,7 +4,13 @@
 // synced. Events run in (time, sequence) order from a seeded generator, so a seed is a complete
 // description of a run, and the invariants of Raft are checked after every event.
 import type { Entry, NodeId, RaftMessage } from '../messages.js';
-import type { ProposeResult, RaftCoreOptions } from '../core/types.js';
+import type {
+  ProposeResult,
+  RaftCoreOptions,
+  ReadIndexResult,
+  ReadState,
+  TransferResult,
+} from '../core/types.js';
 import { EventQueue } from './event-queue.js';
 import type { AcknowledgedProposal, NodeView } from './invariants.js';
 import { InvariantChecker, InvariantViolation, entryKey } from './invariants.js';
@@ -134,6 +140,11 @@ export class Simulator {
   private readonly traceLinesOnFailure: number;
   private readonly pending: PendingProposal[] = [];
   private readonly acknowledgedPayloads = new Set<string>();
+  /** Read context -> the highest index acknowledged to any client when the read was issued. */
+  private readonly pendingReads = new Map<string, { nodeId: NodeId; mustSee: number }>();
+  private highestAcknowledgedIndex = 0;
+  private readSequence = 0;
+  private readsServed = 0;
   private nowMs = 0;
   private events = 0;
 
@@ -201,6 +212,9 @@ export class Simulator {
       },
       applied: (id, entry) => {
         this.noteApplied(id, entry);
+      },
+      readState: (id, readState) => {
+        this.noteRead(id, readState);
       },
       trace: (id, text) => {
         this.trace.record(this.nowMs, id, text);
@@ -440,6 +454,66 @@ export class Simulator {
     return result;
   }
 
+  /**
+   * Starts a linearizable read at node `id` (ReadIndex). When the node serves it, the read index
+   * must cover every proposal acknowledged before the read began, or the read is stale.
+   */
+  read(id: NodeId): ReadIndexResult | undefined {
+    const context = `read-${++this.readSequence}`;
+    // Registered first: a one-node cluster serves the read within readIndex() itself.
+    this.pendingReads.set(context, { nodeId: id, mustSee: this.highestAcknowledgedIndex });
+    const result = this.guard(() => this.node(id).readIndex(context));
+    this.trace.record(
+      this.nowMs,
+      id,
+      `read ${context} -> ${result === undefined ? 'down' : JSON.stringify(result)}`,
+    );
+    if (result?.ok !== true) this.pendingReads.delete(context);
+    return result;
+  }
+
+  /** Reads served so far. */
+  get readCount(): number {
+    return this.readsServed;
+  }
+
+  private noteRead(id: NodeId, readState: ReadState): void {
+    const pending = this.pendingReads.get(readState.context);
+    if (pending === undefined) return;
+    this.pendingReads.delete(readState.context);
+    this.readsServed++;
+    this.trace.record(
+      this.nowMs,
+      id,
+      `read ${readState.context} served at index ${readState.index}`,
+    );
+    if (pending.nodeId !== id) {
+      throw new InvariantViolation({
+        invariant: 'STALE_READ',
+        nodeId: id,
+        message: `${readState.context} was issued at ${pending.nodeId}`,
+      });
+    }
+    if (readState.index < pending.mustSee) {
+      throw new InvariantViolation({
+        invariant: 'STALE_READ',
+        nodeId: id,
+        message: `${readState.context} served at index ${readState.index}, but index ${pending.mustSee} was acknowledged before it began`,
+      });
+    }
+  }
+
+  /** Asks the leader `from` to hand leadership to `to`. */
+  transferLeadership(from: NodeId, to: NodeId): TransferResult | undefined {
+    const result = this.guard(() => this.node(from).transferLeadership(to));
+    this.trace.record(
+      this.nowMs,
+      from,
+      `transfer to ${to} -> ${result === undefined ? 'down' : JSON.stringify(result)}`,
+    );
+    return result;
+  }
+
   /** Whether the node that accepted `payload` has applied it (the client got its answer). */
   isAcknowledged(payload: string): boolean {
     return this.acknowledgedPayloads.has(payload);
@@ -462,6 +536,7 @@ export class Simulator {
       };
       if (entry.term === pending.term && entryKey(entry) === `normal:${pending.payload}`) {
         this.acknowledgedPayloads.add(pending.payload);
+        this.highestAcknowledgedIndex = Math.max(this.highestAcknowledgedIndex, pending.index);
         this.checker.onAcknowledged(proposal);
         this.trace.record(
           this.nowMs,
@@ -476,6 +551,9 @@ export class Simulator {
     // The client's connection to a crashed node breaks: the outcome of its proposals is unknown.
     for (let i = this.pending.length - 1; i >= 0; i--) {
       if (this.pending[i]?.nodeId === id) this.pending.splice(i, 1);
+    }
+    for (const [context, read] of this.pendingReads) {
+      if (read.nodeId === id) this.pendingReads.delete(context);
     }
   }
 

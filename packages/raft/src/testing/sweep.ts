@@ -35,6 +35,8 @@ export interface SweepRunResult {
   readonly faults: number;
   /** Virtual ms from healing a majority until its new entry was acknowledged. */
   readonly recoveryMs: number;
+  /** Linearizable reads served (each checked against the proposals acknowledged before it). */
+  readonly reads: number;
   /** A hash of the whole trace: equal for two runs of one seed, if the simulator is deterministic. */
   readonly traceFingerprint: string;
 }
@@ -125,9 +127,12 @@ function injectFault(sim: Simulator, random: Prng): void {
     sim.schedule(downtime, `restart ${victim.id}`, () => {
       if (!sim.node(victim.id).alive) sim.restart(victim.id);
     });
-  } else if (roll < 0.8) {
+  } else if (roll < 0.77) {
     const down = sim.allNodes.filter((node) => !node.alive);
     if (down.length > 0) sim.restart(random.pick(down).id);
+  } else if (roll < 0.82) {
+    const leader = sim.leaders()[0];
+    if (leader !== undefined) sim.transferLeadership(leader.id, random.pick(ids));
   } else {
     sim.configureNetwork(randomNetwork(random));
   }
@@ -173,7 +178,7 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
       new SimClient({
         sim,
         random: random.fork(),
-        options: { name: `c${i + 1}`, intervalMs: random.int(10, 80) },
+        options: { name: `c${i + 1}`, intervalMs: random.int(10, 80), readRate: 0.3 },
       }),
   );
   for (const client of clients) client.start();
@@ -239,6 +244,7 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
     maxTerm: Math.max(...sim.allNodes.map((node) => node.term)),
     faults: count.faults,
     recoveryMs,
+    reads: sim.readCount,
     traceFingerprint: sim.trace.fingerprint,
   };
 }
