@@ -132,13 +132,14 @@ export class TestNetwork {
     all.forEach((id, position) => {
       const overrides =
         typeof options.options === 'function' ? options.options(id) : (options.options ?? {});
+      const prefilled = options.storage?.(id);
       const { core, storage } = createTestCore({
         id,
         peers: options.ids,
         learners: options.learners ?? [],
         seed: seed * 1000 + position,
         overrides,
-        ...(options.storage?.(id) === undefined ? {} : { storage: options.storage(id) }),
+        ...(prefilled === undefined ? {} : { storage: prefilled }),
       });
       nodes.set(id, { id, core, storage, applied: [], readStates: [] });
     });
