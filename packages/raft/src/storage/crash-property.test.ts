@@ -270,5 +270,6 @@ describe('FileStorage crash property', () => {
       fc.asyncProperty(fc.array(opArbitrary, { minLength: 1, maxLength: 80, size: 'max' }), run),
       { numRuns: 200 },
     );
-  });
+    // In-memory and CPU-bound (about 2 s alone); the limit leaves room for a loaded machine.
+  }, 60_000);
 });
