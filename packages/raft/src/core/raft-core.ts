@@ -262,8 +262,11 @@ export class RaftCore {
       this.log.unstableEntries().length > 0 ||
       this.log.pendingSnapshot() !== undefined ||
       this.log.hasNextCommittedEntries() ||
-      !sameSoftState(this.softState(), this.previousSoftState) ||
-      !sameHardState(this.hardState(), this.previousHardState)
+      this.role !== this.previousSoftState.role ||
+      this.leaderId !== this.previousSoftState.leaderId ||
+      this.term !== this.previousHardState.term ||
+      this.vote !== this.previousHardState.vote ||
+      this.log.committed !== this.previousHardState.commit
     );
   }
 
