@@ -7,6 +7,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { connect, createTransportServer, silentLogger } from '@distsync/transport-ws';
+import { WebSocket, WebSocketServer } from 'ws';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '3');
 const WARMUP_SECONDS = 0.5;
@@ -107,6 +108,39 @@ async function rawNet(): Promise<{ roundTrip: RoundTrip; close: () => Promise<vo
   };
 }
 
+/** A second reference: bare ws echoing binary messages, no protocol, no batching. */
+async function rawWs(): Promise<{ roundTrip: RoundTrip; close: () => Promise<void> }> {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  server.on('connection', (socket) => {
+    socket.on('message', (data) => {
+      socket.send(data as Buffer);
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  const socket = new WebSocket(`ws://127.0.0.1:${address.port}`, { perMessageDeflate: false });
+  await new Promise<void>((resolve) => socket.once('open', resolve));
+  const waiting: (() => void)[] = [];
+  socket.on('message', () => waiting.shift()?.());
+  const body = Buffer.from(PAYLOAD);
+  return {
+    roundTrip: () =>
+      new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        socket.send(body);
+      }),
+    close: async () => {
+      socket.terminate();
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+    },
+  };
+}
+
 async function transportWs(): Promise<{ roundTrip: RoundTrip; close: () => Promise<void> }> {
   const server = await createTransportServer({
     logger: silentLogger,
@@ -128,6 +162,9 @@ async function main(): Promise<void> {
     const raw = await rawNet();
     results.push(await run('raw node:net', raw.roundTrip, inFlight));
     await raw.close();
+    const bare = await rawWs();
+    results.push(await run('raw ws (reference)', bare.roundTrip, inFlight));
+    await bare.close();
     const ws = await transportWs();
     results.push(await run('transport-ws client', ws.roundTrip, inFlight));
     await ws.close();

@@ -30,16 +30,16 @@ export function encodeValue(value: unknown): Uint8Array {
 export function encodeBatch(items: readonly Uint8Array[], itemBytes: number): Uint8Array {
   const count = items.length;
   const headerBytes = count < 16 ? 1 : count < 65_536 ? 3 : 5;
-  const frame = new Uint8Array(headerBytes + itemBytes);
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  // Every byte is written below, so the unzeroed allocation is safe and saves the fill.
+  const frame = Buffer.allocUnsafe(headerBytes + itemBytes);
   if (count < 16) {
     frame[0] = 0x90 | count;
   } else if (count < 65_536) {
     frame[0] = 0xdc;
-    view.setUint16(1, count);
+    frame.writeUInt16BE(count, 1);
   } else {
     frame[0] = 0xdd;
-    view.setUint32(1, count);
+    frame.writeUInt32BE(count, 1);
   }
   let offset = headerBytes;
   for (const item of items) {

@@ -106,7 +106,10 @@ export const SubscriptionRequestSchema = z.object({
   service: ServiceName,
   payload: z.object({ topic: Topic }),
 });
-export const ClientRequestSchema = z.union([OperationRequestSchema, SubscriptionRequestSchema]);
+export const ClientRequestSchema = z.discriminatedUnion('kind', [
+  OperationRequestSchema,
+  SubscriptionRequestSchema,
+]);
 export type ClientRequest = z.infer<typeof ClientRequestSchema>;
 export type RequestKind = ClientRequest['kind'];
 
