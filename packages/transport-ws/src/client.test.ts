@@ -21,7 +21,10 @@ async function server(options: Parameters<typeof startServer>[0]): Promise<Trans
   return started;
 }
 
-async function client(url: string, options: ConnectOptions = {}): Promise<ClusterConnection> {
+async function client(
+  url: string | readonly string[],
+  options: ConnectOptions = {},
+): Promise<ClusterConnection> {
   const connection = await connect(url, {
     logger: silentLogger,
     reconnectInitialMs: 5,
@@ -198,6 +201,15 @@ describe('leader discovery', () => {
     expect(connection.status).toMatchObject({ type: 'connected', nodeId: 'leader' });
   });
 
+  it('tries the next endpoint when the first does not answer', async () => {
+    const dead = await startServer({ clients: { handler: echo } });
+    const deadUrl = dead.url;
+    await dead.close();
+    const live = await server({ clients: { handler: echo, nodeId: 'live' } });
+    const connection = await client([deadUrl, live.url]);
+    expect(connection.status).toMatchObject({ type: 'connected', nodeId: 'live' });
+  });
+
   it('gives up with NOT_LEADER after maxRedirects', async () => {
     const node = await server({
       clients: {
@@ -353,6 +365,19 @@ describe('reconnection', () => {
     const disconnected = waitForUpdate(updates, (status) => status.type === 'disconnected');
     await node.close();
     expect(await disconnected).toMatchObject({ type: 'disconnected' });
+  });
+
+  it('ends status iterators when the connection is closed', async () => {
+    const node = await server({ clients: { handler: echo } });
+    const connection = await client(node.url);
+    const updates = connection.statusUpdates();
+    const seen: string[] = [];
+    const drained = (async () => {
+      for await (const status of updates) seen.push(status.type);
+    })();
+    await connection.close();
+    await drained;
+    expect(seen).toEqual(['closed']);
   });
 });
 

@@ -237,6 +237,21 @@ describe('peer transport', () => {
     });
   });
 
+  it('closes and forgets a peer removed by setPeers (membership change)', async () => {
+    const n2 = await node('n2');
+    const n1 = await node('n1', { peers: { n2: n2.server.url } });
+    await connected(n1.transport, 'n2');
+    const down = waitForUpdate(
+      n2.transport.statusUpdates(),
+      (u) => u.peerId === 'n1' && u.status.type === 'disconnected',
+    );
+    n1.transport.setPeers({});
+    expect(n1.transport.peers()).toEqual([]);
+    await down;
+    n1.transport.send(messages('n1', 'n2', 1));
+    expect(n1.transport.metrics().drops.disconnected).toBe(1);
+  });
+
   it('replaces an older inbound connection when the same peer connects again', async () => {
     const n1 = await node('n1');
     const first = await RawSocket.peer(n1.server.url, { clusterId: 'cluster-a', nodeId: 'a0' });
