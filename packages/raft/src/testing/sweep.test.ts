@@ -6,14 +6,7 @@
 // `pnpm --filter @distsync/raft sim --seeds 100000` runs a longer sweep on demand.
 import { describe, expect, it } from 'vitest';
 import { realFactories, runSweepSeed } from '@distsync/raft/testing';
-import type { SimRaftOptions, SweepRunResult } from '@distsync/raft/testing';
-
-/**
- * Pins a setting that avoids an open core bug (/work/notes/core-bugs.md, bug 1: a lost
- * AppendEntries response with full inflights stalls a follower forever). Remove once fixed; the
- * sweep then draws maxInflightMessages from 1, 2, 16 and 256 again.
- */
-const knownCoreBugWorkarounds: SimRaftOptions = { maxInflightMessages: 256 };
+import type { SweepRunResult } from '@distsync/raft/testing';
 
 const seedsPerSize = 300;
 const commitBoundMs = 5000;
@@ -27,7 +20,6 @@ function sweep(nodes: number, firstSeed: number): SweepRunResult[] {
         nodes,
         factories: realFactories,
         commitBoundMs,
-        raftOverrides: knownCoreBugWorkarounds,
       }),
     );
   }
@@ -56,7 +48,6 @@ describe('simulator determinism', () => {
         seed,
         nodes: 5,
         factories: realFactories,
-        raftOverrides: knownCoreBugWorkarounds,
       });
     const first = run(4242);
     const again = run(4242);
