@@ -459,6 +459,41 @@ describe('proposals', () => {
 });
 
 describe('InstallSnapshot', () => {
+  it('a follower reports an accepted snapshot in Ready.snapshot, to be synced before the answer', () => {
+    const node = createTestCore({ id: 'b', peers: ['a', 'b', 'c'] });
+    const membership = { voters: ['a', 'b', 'c'], learners: [] };
+    node.core.step({
+      type: 'InstallSnapshot',
+      from: 'a',
+      to: 'b',
+      term: 3,
+      lastIncludedIndex: 40,
+      lastIncludedTerm: 2,
+      membership,
+      offset: 0,
+      data: new Uint8Array([9]),
+      done: true,
+    });
+    const ready = node.core.ready();
+    expect(ready.snapshot?.metadata).toEqual({ index: 40, term: 2, membership });
+    expect(ready.mustSync).toBe(true);
+    expect(ready.hardState).toEqual({ term: 3, vote: null, commit: 40 });
+    expect(ready.messages).toEqual([
+      {
+        type: 'InstallSnapshotResponse',
+        from: 'b',
+        to: 'a',
+        term: 3,
+        lastIncludedIndex: 40,
+        nextOffset: 1,
+        success: true,
+      },
+    ]);
+    node.storage.applySnapshot(ready.snapshot!);
+    node.core.advance(ready);
+    expect(node.core.status()).toMatchObject({ firstIndex: 41, lastIndex: 40, appliedIndex: 40 });
+  });
+
   it('a lost snapshot is sent again after an election timeout', () => {
     const network = electedNetwork({ ids: ['a', 'b', 'c'], options: { electionTicks: 10 } });
     network.isolate('c');

@@ -285,16 +285,18 @@ export class RaftCore {
     const softState = this.softState();
     const hardState = this.hardState();
     const entries = this.log.unstableEntries().slice();
+    const snapshot = this.log.pendingSnapshot();
     const ready: Ready = {
       softState: sameSoftState(softState, this.previousSoftState) ? undefined : softState,
       hardState: sameHardState(hardState, this.previousHardState) ? undefined : hardState,
       entries,
-      snapshot: this.log.pendingSnapshot(),
+      snapshot,
       messages: this.messages,
       committedEntries: this.log.nextCommittedEntries(this.options.maxCommittedBytesPerReady),
       readStates: this.readStates,
       mustSync:
         entries.length > 0 ||
+        snapshot !== undefined ||
         hardState.term !== this.previousHardState.term ||
         hardState.vote !== this.previousHardState.vote,
     };

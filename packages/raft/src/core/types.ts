@@ -59,7 +59,10 @@ export interface Ready {
   readonly messages: readonly RaftMessage[];
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
-  /** True when `hardState` or `entries` changed in a way that must be fsync'ed (term, vote, log). */
+  /**
+   * True when `hardState`, `entries` or `snapshot` changed in a way that must be fsync'ed (term,
+   * vote, log, snapshot). A commit-index change alone need not be synced: it can be recovered.
+   */
   readonly mustSync: boolean;
 }
 
