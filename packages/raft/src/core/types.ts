@@ -40,10 +40,13 @@ export interface ReadState {
 /**
  * Everything the host must do after driving the core, in this order:
  *
- * 1. `hardState` (when present) and `entries` (when non-empty) are written to stable storage;
- *    entries replace any stored entries at the same or higher index. When `mustSync` is true the
- *    write is fsync'ed before step 2. `snapshot` (when present) is persisted and restored into the
- *    state machines before `committedEntries` are applied.
+ * 1. `snapshot` (when present), then `entries` (when non-empty), then `hardState` (when
+ *    present) are written to stable storage, in that order; entries replace any stored entries at
+ *    the same or higher index. The order matters when a crash keeps only some unsynced writes:
+ *    `hardState.commit` may cover entries of this same Ready, so it must never survive without
+ *    them (write it last, or in the same atomic record). When `mustSync` is true the writes are
+ *    fsync'ed before step 2. `snapshot` is restored into the state machines before
+ *    `committedEntries` are applied.
  * 2. Only then are `messages` sent (a vote or an acknowledgment must never precede the durable
  *    state it reports). Sending is best effort: the core retries through its own timers.
  * 3. `committedEntries` are applied to the state machines in order. They are committed: applying
