@@ -21,12 +21,15 @@ export interface EnvelopeCodec {
   decode(bytes: Uint8Array): CommandEnvelope;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** JSON in UTF-8: readable in a hex dump, and fast enough that the core stays the bottleneck. */
+/**
+ * JSON in UTF-8: readable in a hex dump and cheap enough. `Buffer.from` (a Uint8Array, possibly a
+ * view into Node's shared pool) is used because it encodes short strings about three times
+ * faster than `TextEncoder.encode` on Node 20; this runs once per command.
+ */
 export const jsonEnvelopeCodec: EnvelopeCodec = {
-  encode: (envelope) => encoder.encode(JSON.stringify(envelope)),
+  encode: (envelope) => Buffer.from(JSON.stringify(envelope), 'utf8'),
   decode: (bytes) => checkEnvelope(JSON.parse(decoder.decode(bytes)) as unknown),
 };
 
