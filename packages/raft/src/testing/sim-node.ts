@@ -43,11 +43,20 @@ export interface SimFactories {
   createStorage(init: { peers: readonly NodeId[]; durable: DurableState }): LogStorage;
 }
 
+/** One write of a Ready (its hard state or its entries), not yet synced. */
+interface UnsyncedWrite {
+  readonly hardState?: HardState;
+  readonly entries?: readonly Entry[];
+}
+
 /** What a host turn asks of the simulator around it. */
 export interface NodeHost {
   readonly checker: InvariantChecker;
-  /** Whether a crash strikes between this write and its sync. */
-  crashBeforeSync(id: NodeId): boolean;
+  /**
+   * Whether a crash strikes between this Ready's writes and their sync, and if so how many of the
+   * `unsyncedWrites` still reach the disk.
+   */
+  crashBeforeSync(id: NodeId, unsyncedWrites: number): { survivingWrites: number } | undefined;
   send(message: RaftMessage): void;
   applied(id: NodeId, entry: Entry): void;
   /** A read became servable: the node's state machine has applied `readState.index`. */
@@ -73,11 +82,10 @@ export class SimNode implements NodeView {
   private storage: LogStorage | undefined;
   private durableHardState: HardState = emptyHardState;
   private readonly durableEntries: Entry[] = [];
-  /** The lowest log index written since the last sync (Infinity when none). */
-  private dirtyFrom = Number.POSITIVE_INFINITY;
+  /** Writes since the last sync, in order: a crash may keep any prefix of them (a torn tail). */
+  private unsyncedWrites: UnsyncedWrite[] = [];
   private written: HardState = emptyHardState;
   private writtenLog: Entry[] = [];
-  private unsynced = false;
   private appliedEntries: Entry[] = [];
   private pendingReads: ReadState[] = [];
   role: Role = 'follower';
@@ -128,8 +136,7 @@ export class SimNode implements NodeView {
     if (this.core !== undefined) throw new Error(`${this.id} is already running`);
     this.written = this.durableHardState;
     this.writtenLog = [...this.durableEntries];
-    this.unsynced = false;
-    this.dirtyFrom = Number.POSITIVE_INFINITY;
+    this.unsyncedWrites = [];
     this.appliedEntries = [];
     this.pendingReads = [];
     this.role = 'follower';
@@ -150,9 +157,21 @@ export class SimNode implements NodeView {
     this.drain();
   }
 
-  /** Stops the node: the core and every write not yet synced are lost. */
-  crash(): void {
+  /** Writes made since the last sync (what a crash may lose). */
+  get unsyncedWriteCount(): number {
+    return this.unsyncedWrites.length;
+  }
+
+  /**
+   * Stops the node: the core and every write not yet synced are lost, except the first
+   * `survivingWrites` of them (a write-ahead log keeps a prefix of what reached the disk).
+   */
+  crash(survivingWrites = 0): void {
     if (this.core === undefined) return;
+    const kept = Math.min(survivingWrites, this.unsyncedWrites.length);
+    const lost = this.unsyncedWrites.length - kept;
+    this.persist(this.unsyncedWrites.slice(0, kept));
+    this.unsyncedWrites = [];
     this.core = undefined;
     this.storage = undefined;
     this.incarnation++;
@@ -160,7 +179,7 @@ export class SimNode implements NodeView {
     this.leaderId = null;
     this.host.trace(
       this.id,
-      `crash durable term=${this.durableHardState.term} last=${this.durableEntries.length}${this.unsynced ? ' (unsynced writes lost)' : ''}`,
+      `crash durable term=${this.durableHardState.term} last=${this.durableEntries.length} (${kept} unsynced writes kept, ${lost} lost)`,
     );
   }
 
@@ -217,16 +236,20 @@ export class SimNode implements NodeView {
 
   /** One Ready, in contract order. Returns false when the node crashed before syncing. */
   private handle(ready: Ready): boolean {
-    this.writeHardState(ready);
     if (ready.softState !== undefined) {
-      this.noteSoftState(ready.softState.role, ready.softState.leaderId);
+      const term = ready.hardState?.term ?? this.written.term;
+      this.noteSoftState({ role: ready.softState.role, leaderId: ready.softState.leaderId, term });
     }
     this.contract(ready.snapshot === undefined, 'the simulator does not model snapshots yet');
+    // Entries before the hard state, as a write-ahead log does (RaftNode too): a torn tail may
+    // then lose a commit index, never keep one that points past the entries it covers.
     this.write(ready);
+    this.writeHardState(ready);
     if (ready.mustSync) {
-      if (this.host.crashBeforeSync(this.id)) {
+      const crash = this.host.crashBeforeSync(this.id, this.unsyncedWrites.length);
+      if (crash !== undefined) {
         this.host.trace(this.id, 'crash between write and sync');
-        this.crash();
+        this.crash(crash.survivingWrites);
         return false;
       }
       this.sync();
@@ -244,9 +267,10 @@ export class SimNode implements NodeView {
     return true;
   }
 
-  private noteSoftState(role: Role, leaderId: NodeId | null): void {
+  private noteSoftState(init: { role: Role; leaderId: NodeId | null; term: number }): void {
+    const { role, leaderId, term } = init;
     if (role !== this.role || leaderId !== this.leaderId) {
-      this.host.trace(this.id, `role ${role} term=${this.written.term} leader=${String(leaderId)}`);
+      this.host.trace(this.id, `role ${role} term=${term} leader=${String(leaderId)}`);
     }
     this.role = role;
     this.leaderId = leaderId;
@@ -261,7 +285,7 @@ export class SimNode implements NodeView {
     );
     this.storage.setHardState(hardState);
     this.written = hardState;
-    this.unsynced = true;
+    this.unsyncedWrites.push({ hardState });
     const { term, vote, commit } = hardState;
     this.host.trace(this.id, `hard state term=${term} vote=${String(vote)} commit=${commit}`);
   }
@@ -276,8 +300,7 @@ export class SimNode implements NodeView {
       storage.append(ready.entries);
       this.writtenLog.length = Math.min(this.writtenLog.length, first.index - 1);
       this.writtenLog.push(...ready.entries);
-      this.unsynced = true;
-      this.dirtyFrom = Math.min(this.dirtyFrom, first.index);
+      this.unsyncedWrites.push({ entries: ready.entries });
       this.host.checker.onAppend(this, { entries: ready.entries, previousLastIndex });
       const last = ready.entries[ready.entries.length - 1]!;
       this.host.trace(
@@ -288,18 +311,24 @@ export class SimNode implements NodeView {
   }
 
   private sync(): void {
-    if (!this.unsynced) return;
-    // Replay the log writes since the last sync onto the durable copy.
-    if (this.dirtyFrom !== Number.POSITIVE_INFINITY) {
-      this.durableEntries.length = Math.min(this.durableEntries.length, this.dirtyFrom - 1);
-      for (let index = this.durableEntries.length + 1; index <= this.writtenLog.length; index++) {
-        this.durableEntries.push(this.writtenLog[index - 1]!);
+    if (this.unsyncedWrites.length === 0) return;
+    this.persist(this.unsyncedWrites);
+    this.unsyncedWrites = [];
+  }
+
+  /** Replays writes, in order, onto the durable copy. */
+  private persist(writes: readonly UnsyncedWrite[]): void {
+    for (const write of writes) {
+      if (write.hardState !== undefined) {
+        this.durableHardState = write.hardState;
+        this.host.checker.onDurableHardState(this.id, write.hardState);
+      }
+      const first = write.entries?.[0];
+      if (write.entries !== undefined && first !== undefined) {
+        this.durableEntries.length = Math.min(this.durableEntries.length, first.index - 1);
+        this.durableEntries.push(...write.entries);
       }
     }
-    this.durableHardState = this.written;
-    this.dirtyFrom = Number.POSITIVE_INFINITY;
-    this.unsynced = false;
-    this.host.checker.onDurableHardState(this.id, this.written);
   }
 
   private send(message: RaftMessage): void {

@@ -41,6 +41,11 @@ export interface SimulatorOptions {
   readonly raft?: SimRaftOptions;
   /** Probability that a node crashes between writing a Ready and syncing it. Default 0. */
   readonly crashBeforeSyncRate?: number;
+  /**
+   * Probability that a crash keeps a random prefix of the node's unsynced writes (as a
+   * write-ahead log whose tail was partly flushed). Default 0: all unsynced writes are lost.
+   */
+  readonly tornWriteRate?: number;
   /** How long a node stays down after a crash between write and sync. Default 200 ms. */
   readonly crashDowntimeMs?: number;
   /** The command that replays this run, printed on failure. */
@@ -137,6 +142,7 @@ export class Simulator {
   private readonly tickPeriodMs = new Map<NodeId, number>();
   private readonly crashBeforeSyncRate: number;
   private readonly crashDowntimeMs: number;
+  private readonly tornWriteRate: number;
   private readonly traceLinesOnFailure: number;
   private readonly pending: PendingProposal[] = [];
   private readonly acknowledgedPayloads = new Set<string>();
@@ -171,6 +177,7 @@ export class Simulator {
     });
     this.crashBeforeSyncRate = options.crashBeforeSyncRate ?? 0;
     this.crashDowntimeMs = options.crashDowntimeMs ?? 200;
+    this.tornWriteRate = options.tornWriteRate ?? 0;
     const tickMs = options.tickMs ?? 10;
     const drift = options.clockDriftMax ?? 0.02;
     if (!(tickMs > 0)) throw new RangeError('tickMs must be positive');
@@ -200,12 +207,12 @@ export class Simulator {
   private hostFor(): ConstructorParameters<typeof SimNode>[0]['host'] {
     return {
       checker: this.checker,
-      crashBeforeSync: (id) => {
-        if (!this.faultRandom.chance(this.crashBeforeSyncRate)) return false;
+      crashBeforeSync: (id, unsyncedWrites) => {
+        if (!this.faultRandom.chance(this.crashBeforeSyncRate)) return undefined;
         this.schedule(this.crashDowntimeMs, `restart ${id}`, () => {
           this.restart(id);
         });
-        return true;
+        return { survivingWrites: this.survivingWrites(unsyncedWrites) };
       },
       send: (message) => {
         this.sendMessage(message);
@@ -372,9 +379,18 @@ export class Simulator {
     return false;
   }
 
+  /** How many of a crashing node's unsynced writes reach the disk anyway (a torn tail). */
+  private survivingWrites(unsyncedWrites: number): number {
+    if (unsyncedWrites === 0 || !this.faultRandom.chance(this.tornWriteRate)) return 0;
+    return this.faultRandom.int(0, unsyncedWrites);
+  }
+
   crash(id: NodeId): void {
     this.trace.record(this.nowMs, id, 'crash (fault)');
-    this.node(id).crash();
+    const node = this.node(id);
+    this.guard(() => {
+      node.crash(this.survivingWrites(node.unsyncedWriteCount));
+    });
     this.forgetPendingAt(id);
   }
 

@@ -161,7 +161,8 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
     clockDriftMax: 0.05,
     network: randomNetwork(random),
     raft: { ...randomRaftOptions(random), ...options.raftOverrides },
-    crashBeforeSyncRate: random.pick([0, 0.001, 0.005]),
+    crashBeforeSyncRate: random.pick([0, 0.001, 0.005, 0.02]),
+    tornWriteRate: random.pick([0, 0.5, 1]),
     crashDowntimeMs: random.int(10, 500),
     traceLinesOnFailure: options.traceLinesOnFailure ?? 50,
     replayCommand: sweepReplayCommand({
