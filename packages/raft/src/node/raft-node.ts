@@ -72,7 +72,10 @@ export interface RaftNodeStatus {
   readonly syncs: number;
   /** Inbound messages the core refused (unknown peer, stale term, absurd values). */
   readonly rejectedMessages: number;
-  /** Set once storage failed; the node acknowledges nothing after that. */
+  /**
+   * Why the node failed (a rejected sync, a write error or a broken invariant); the node
+   * acknowledges nothing after it.
+   */
   readonly storageError: string | undefined;
 }
 
