@@ -99,6 +99,8 @@ export class RaftCore {
   private members: ReadonlySet<NodeId> = new Set();
   private progress = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
+  /** Reused by `maybeCommit`, which runs on every acknowledgement. */
+  private readonly matchScratch: number[] = [];
 
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
@@ -928,7 +930,8 @@ export class RaftCore {
     this.log.append(entries);
     const self = this.progress.get(this.id);
     if (self !== undefined) self.maybeUpdate(index);
-    this.maybeCommit();
+    // Only a quorum of one can commit on the leader's own append; everyone else acks later.
+    if (this.quorum() === 1) this.maybeCommit();
     // One broadcast at `ready()` covers every proposal appended until then.
     this.appendPending = true;
     const last = entries[entries.length - 1];
@@ -964,9 +967,10 @@ export class RaftCore {
 
   /** Commits the highest index a quorum holds, but only if it is from this term (Figure 8). */
   private maybeCommit(): boolean {
-    const matches: number[] = [];
+    const matches = this.matchScratch;
+    matches.length = 0;
     for (const id of this.voters) matches.push(this.progress.get(id)?.matchIndex ?? 0);
-    matches.sort((a, b) => b - a);
+    matches.sort(descending);
     const quorumIndex = matches[this.quorum() - 1] ?? 0;
     if (quorumIndex <= this.log.committed) return false;
     if (this.log.term(quorumIndex) !== this.term) return false;
@@ -1282,6 +1286,10 @@ function checkHardState(hardState: HardState): void {
       );
     }
   }
+}
+
+function descending(a: number, b: number): number {
+  return b - a;
 }
 
 function sameSoftState(a: SoftState, b: SoftState): boolean {

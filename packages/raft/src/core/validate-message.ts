@@ -1,7 +1,7 @@
 // Cheap structural checks on a message before the core acts on it. Messages normally arrive
 // parsed by zod at the edge, but the core is the last line of defence: a NaN term or a negative
 // index must never reach the state, so each is refused with a reason and no state change.
-import type { Entry, RaftMessage } from '../messages.js';
+import type { AppendEntriesResponse, Entry, RaftMessage } from '../messages.js';
 import type { StepRejection } from './types.js';
 
 export interface Rejection {
@@ -20,43 +20,77 @@ function absurd(field: string, value: unknown): Rejection {
   };
 }
 
-/** The numeric fields of each message type that must be non-negative safe integers. */
-function numericFields(message: RaftMessage): Record<string, unknown> {
+/** The first field, if any, among `fields` that is not a non-negative safe integer. */
+function firstAbsurd(fields: readonly (readonly [string, unknown])[]): Rejection | undefined {
+  for (const [name, value] of fields) {
+    if (!isIndex(value)) return absurd(name, value);
+  }
+  return undefined;
+}
+
+/**
+ * Checks the numeric fields of each message type. Each case tests its fields directly: this runs
+ * for every message, so it allocates nothing on the common path.
+ */
+function checkNumbers(message: RaftMessage): Rejection | undefined {
   switch (message.type) {
     case 'RequestVote':
-      return { lastLogIndex: message.lastLogIndex, lastLogTerm: message.lastLogTerm };
+      if (isIndex(message.lastLogIndex) && isIndex(message.lastLogTerm)) return undefined;
+      return firstAbsurd([
+        ['lastLogIndex', message.lastLogIndex],
+        ['lastLogTerm', message.lastLogTerm],
+      ]);
     case 'AppendEntries':
-      return {
-        prevLogIndex: message.prevLogIndex,
-        prevLogTerm: message.prevLogTerm,
-        leaderCommit: message.leaderCommit,
-      };
+      if (
+        isIndex(message.prevLogIndex) &&
+        isIndex(message.prevLogTerm) &&
+        isIndex(message.leaderCommit)
+      ) {
+        return undefined;
+      }
+      return firstAbsurd([
+        ['prevLogIndex', message.prevLogIndex],
+        ['prevLogTerm', message.prevLogTerm],
+        ['leaderCommit', message.leaderCommit],
+      ]);
     case 'AppendEntriesResponse':
-      return {
-        matchIndex: message.matchIndex,
-        rejectedIndex: message.rejectedIndex ?? 0,
-        conflictIndex: message.conflictIndex ?? 0,
-        conflictTerm: message.conflictTerm ?? 0,
-      };
+      return checkResponseNumbers(message);
     case 'Heartbeat':
-      return { leaderCommit: message.leaderCommit };
+      return isIndex(message.leaderCommit)
+        ? undefined
+        : absurd('leaderCommit', message.leaderCommit);
     case 'ReadIndexResponse':
-      return { index: message.index ?? 0 };
+      return message.index === undefined || isIndex(message.index)
+        ? undefined
+        : absurd('index', message.index);
     case 'InstallSnapshot':
-      return {
-        lastIncludedIndex: message.lastIncludedIndex,
-        lastIncludedTerm: message.lastIncludedTerm,
-        offset: message.offset,
-      };
+      return firstAbsurd([
+        ['lastIncludedIndex', message.lastIncludedIndex],
+        ['lastIncludedTerm', message.lastIncludedTerm],
+        ['offset', message.offset],
+      ]);
     case 'InstallSnapshotResponse':
-      return { lastIncludedIndex: message.lastIncludedIndex, nextOffset: message.nextOffset };
+      return firstAbsurd([
+        ['lastIncludedIndex', message.lastIncludedIndex],
+        ['nextOffset', message.nextOffset],
+      ]);
     case 'RequestVoteResponse':
     case 'HeartbeatResponse':
     case 'TimeoutNow':
     case 'Propose':
     case 'ReadIndex':
-      return {};
+      return undefined;
   }
+}
+
+function checkResponseNumbers(message: AppendEntriesResponse): Rejection | undefined {
+  if (!isIndex(message.matchIndex)) return absurd('matchIndex', message.matchIndex);
+  if (message.success) return undefined;
+  return firstAbsurd([
+    ['rejectedIndex', message.rejectedIndex ?? 0],
+    ['conflictIndex', message.conflictIndex ?? 0],
+    ['conflictTerm', message.conflictTerm ?? 0],
+  ]);
 }
 
 /** Entries must be contiguous after `prevLogIndex`, with terms in `[prevLogTerm, term]`, rising. */
@@ -100,9 +134,8 @@ export function checkShape(message: RaftMessage): Rejection | undefined {
     return { code: 'ABSURD_VALUE', reason: 'from and to must be node id strings' };
   }
   if (!isIndex(message.term)) return absurd('term', message.term);
-  for (const [field, value] of Object.entries(numericFields(message))) {
-    if (!isIndex(value)) return absurd(field, value);
-  }
+  const numbers = checkNumbers(message);
+  if (numbers !== undefined) return numbers;
   if (message.type === 'AppendEntries') {
     if (message.prevLogTerm > message.term) {
       return {
