@@ -77,6 +77,35 @@ describe('messages that are refused without any state change', () => {
     expectRefused(append(fields), 'ABSURD_VALUE');
   });
 
+  it.each([
+    ['an empty forwarded proposal', { type: 'Propose', from: 'b', to: 'a', term: 1, entries: [] }],
+    [
+      'a read context that is not a string',
+      { type: 'ReadIndex', from: 'b', to: 'a', term: 1, context: 7 },
+    ],
+    [
+      'an oversized heartbeat read context',
+      { type: 'HeartbeatResponse', from: 'b', to: 'a', term: 1, readContext: 'x'.repeat(300) },
+    ],
+    [
+      'a snapshot without a membership',
+      {
+        type: 'InstallSnapshot',
+        from: 'b',
+        to: 'a',
+        term: 1,
+        lastIncludedIndex: 5,
+        lastIncludedTerm: 1,
+        membership: null,
+        offset: 0,
+        data: new Uint8Array(),
+        done: true,
+      },
+    ],
+  ])('refuses %s as ABSURD_VALUE', (_name, message) => {
+    expectRefused(message as unknown as RaftMessage, 'ABSURD_VALUE', 'a');
+  });
+
   it('refuses a message of an unknown type as ABSURD_VALUE', () => {
     expectRefused({ ...append(), type: 'Gossip' } as unknown as RaftMessage, 'ABSURD_VALUE');
   });

@@ -148,16 +148,48 @@ export function checkShape(message: RaftMessage): Rejection | undefined {
     }
     return checkEntries(message);
   }
-  if (message.type === 'Propose') {
-    if (
-      !Array.isArray(message.entries) ||
-      !message.entries.every((data) => data instanceof Uint8Array)
-    ) {
-      return { code: 'ABSURD_VALUE', reason: 'Propose entries must be an array of Uint8Array' };
+  return checkPayload(message);
+}
+
+function isContext(value: unknown): boolean {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256;
+}
+
+function isMembership(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const { voters, learners } = value as { voters?: unknown; learners?: unknown };
+  const ids = (list: unknown): boolean =>
+    Array.isArray(list) && list.every((id) => typeof id === 'string');
+  return ids(voters) && ids(learners);
+}
+
+/** Non-numeric payloads the core stores or echoes: bytes, read contexts, membership. */
+function checkPayload(message: RaftMessage): Rejection | undefined {
+  const bad = (reason: string): Rejection => ({ code: 'ABSURD_VALUE', reason });
+  switch (message.type) {
+    case 'Propose': {
+      const entries: unknown = message.entries;
+      const valid =
+        Array.isArray(entries) &&
+        entries.length > 0 &&
+        entries.every((data) => data instanceof Uint8Array);
+      return valid ? undefined : bad('Propose entries must be a non-empty array of Uint8Array');
     }
+    case 'InstallSnapshot':
+      if (!(message.data instanceof Uint8Array))
+        return bad('InstallSnapshot data must be a Uint8Array');
+      return isMembership(message.membership)
+        ? undefined
+        : bad('InstallSnapshot membership must list voters and learners as node ids');
+    case 'ReadIndex':
+    case 'ReadIndexResponse':
+      return isContext(message.context) ? undefined : bad('context must be 1-256 characters');
+    case 'Heartbeat':
+    case 'HeartbeatResponse':
+      return message.readContext === undefined || isContext(message.readContext)
+        ? undefined
+        : bad('readContext must be 1-256 characters');
+    default:
+      return undefined;
   }
-  if (message.type === 'InstallSnapshot' && !(message.data instanceof Uint8Array)) {
-    return { code: 'ABSURD_VALUE', reason: 'InstallSnapshot data must be a Uint8Array' };
-  }
-  return undefined;
 }
