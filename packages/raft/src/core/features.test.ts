@@ -505,6 +505,27 @@ describe('probe recovery', () => {
   });
 });
 
+describe('learners', () => {
+  it('a learner receives and applies the log but neither votes, campaigns nor counts for commit', () => {
+    const network = new TestNetwork({ ids: ['a', 'b', 'c'], learners: ['d'] });
+    network.campaign('a');
+    network.propose('a', 'x');
+    expect(network.node('d').applied.map((entry) => entry.index)).toEqual([1, 2]);
+    network.core('d').campaign();
+    expect(network.core('d').status().role).toBe('follower');
+    network.isolate('b');
+    network.isolate('c');
+    const result = network.propose('a', 'y');
+    expect(result).toMatchObject({ ok: true, index: 3 });
+    expect(network.core('d').status().lastIndex).toBe(3);
+    expect(network.core('a').status().commitIndex).toBe(2);
+    expect(network.core('a').transferLeadership('d')).toMatchObject({
+      ok: false,
+      code: 'UNKNOWN_PEER',
+    });
+  });
+});
+
 describe('proposals', () => {
   it('a follower forwards proposals to the leader when forwardProposals is set', () => {
     const network = electedNetwork({ ids: ['a', 'b', 'c'], options: { forwardProposals: true } });
