@@ -1,6 +1,6 @@
 // FileStorage under injected disk faults (FaultFs): crashes that lose un-synced data, torn
 // writes, EIO on fsync, ENOSPC, and crashes in the middle of writing a snapshot.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FileStorage, StorageError } from '@distsync/raft';
 import type { Entry } from '@distsync/raft';
 import { FaultFs } from '@distsync/raft/testing';
@@ -185,6 +185,22 @@ describe('ENOSPC', () => {
     const recovered = await FileStorage.open({ dataDir, fs });
     expect(indexes(recovered)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(recovered.initialState().hardState.commit).toBe(2);
+  });
+
+  it('retries by itself while the disk is full, so health() turns ok once space is back', async () => {
+    let fs = disk();
+    const storage = await FileStorage.open({ dataDir, fs, noSpaceRetryMs: 5 });
+    fs.setFreeBytes(0);
+    storage.append(range(1, 3));
+    expect((await rejection(storage.sync())).code).toBe('NO_SPACE');
+    expect(storage.health().type).toBe('no-space');
+    fs.restoreSpace();
+    // Nobody calls sync(): the retry timer writes the queued bytes.
+    await vi.waitFor(() => {
+      expect(storage.health()).toEqual({ type: 'ok' });
+    });
+    fs = fs.crash();
+    expect(indexes(await FileStorage.open({ dataDir, fs }))).toEqual([1, 2, 3]);
   });
 
   it('keeps an interrupted snapshot out: NO_SPACE, then the snapshot is written when space is back', async () => {

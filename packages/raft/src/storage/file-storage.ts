@@ -49,6 +49,11 @@ export interface FileStorageOptions {
   readonly maxPendingBytes?: number;
   /** Snapshot files kept on disk (the newest ones). Default 2. */
   readonly snapshotsToKeep?: number;
+  /**
+   * While the disk is full, the unwritten bytes are retried this often even if nobody calls
+   * `sync()`, so `health()` turns `ok` again once space is back. 0 turns it off. Default 1000.
+   */
+  readonly noSpaceRetryMs?: number;
   /** The file system; a fault-injecting one in tests (`FaultFs`). Default: node:fs. */
   readonly fs?: StorageFs;
 }
@@ -87,10 +92,12 @@ export const FILE_STORAGE_DEFAULTS: {
   readonly segmentBytes: number;
   readonly maxPendingBytes: number;
   readonly snapshotsToKeep: number;
+  readonly noSpaceRetryMs: number;
 } = {
   segmentBytes: 64 * 1024 * 1024,
   maxPendingBytes: 256 * 1024 * 1024,
   snapshotsToKeep: 2,
+  noSpaceRetryMs: 1000,
 };
 
 interface Segment {
@@ -119,6 +126,7 @@ interface Resolved {
   readonly segmentBytes: number;
   readonly maxPendingBytes: number;
   readonly snapshotsToKeep: number;
+  readonly noSpaceRetryMs: number;
 }
 
 function resolveOptions(options: FileStorageOptions): Resolved {
@@ -137,6 +145,10 @@ function resolveOptions(options: FileStorageOptions): Resolved {
   if (!Number.isSafeInteger(snapshotsToKeep) || snapshotsToKeep < 1) {
     throw invalidOption('snapshotsToKeep', 'an integer of at least 1', snapshotsToKeep);
   }
+  const noSpaceRetryMs = options.noSpaceRetryMs ?? FILE_STORAGE_DEFAULTS.noSpaceRetryMs;
+  if (!Number.isSafeInteger(noSpaceRetryMs) || noSpaceRetryMs < 0) {
+    throw invalidOption('noSpaceRetryMs', 'a non-negative integer', noSpaceRetryMs);
+  }
   const dataDir = path.resolve(options.dataDir);
   return {
     fs: options.fs ?? nodeStorageFs,
@@ -144,6 +156,7 @@ function resolveOptions(options: FileStorageOptions): Resolved {
     segmentBytes,
     maxPendingBytes,
     snapshotsToKeep,
+    noSpaceRetryMs,
   };
 }
 
@@ -205,6 +218,7 @@ export class FileStorage implements LogStorage {
   #flushing: Promise<void> | undefined;
   #flushAgain = false;
   #flushTimer = false;
+  #retryTimer: NodeJS.Timeout | undefined;
   #health: StorageHealth = { type: 'ok' };
   #failure: StorageError | undefined;
   #closed = false;
@@ -418,6 +432,7 @@ export class FileStorage implements LogStorage {
       });
     }
     this.#closed = true;
+    clearTimeout(this.#retryTimer);
     await this.#flushing;
     for (const segment of [...this.#segments, ...this.#deletions]) await closeQuietly(segment);
     if (error !== undefined) throw error;
@@ -632,6 +647,17 @@ export class FileStorage implements LogStorage {
     }
   }
 
+  /** One timer at a time, unref'd so a full disk never keeps the process alive. */
+  #scheduleRetry(): void {
+    const delayMs = this.#options.noSpaceRetryMs;
+    if (delayMs === 0 || this.#retryTimer !== undefined) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#health.type === 'no-space' && !this.#closed) this.#scheduleFlush();
+    }, delayMs);
+    this.#retryTimer.unref();
+  }
+
   #failed(error: unknown): void {
     const failure =
       error instanceof StorageError
@@ -646,6 +672,7 @@ export class FileStorage implements LogStorage {
       // them again at the same file offsets once there is space.
       if (this.#health.type !== 'no-space') this.#health = { type: 'no-space', since: Date.now() };
       this.#flushAgain = false;
+      this.#scheduleRetry();
     } else {
       this.#failure = failure;
       this.#health = { type: 'failed', error: failure };
