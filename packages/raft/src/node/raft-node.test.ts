@@ -571,8 +571,7 @@ describe('RaftNode snapshot installation', () => {
     // Compact the leader's log past everything the lagging follower has.
     const snapshot = leader.snapshot();
     const storage = storages.get(leader.id)!;
-    const membership = leader.status().membership;
-    storage.createSnapshot({ index: snapshot.index, data: snapshot.data, membership });
+    storage.createSnapshot(snapshot);
     storage.compact(snapshot.index);
     cluster.network.heal();
     const read = await lagging.query('counter', { op: 'get' }, { timeoutMs: 3000 });

@@ -83,6 +83,11 @@ export interface RaftNodeStatus {
 export interface RegistrySnapshot {
   readonly index: number;
   readonly term: number;
+  /**
+   * The configuration to record with the snapshot (`storage.createSnapshot`): without it a
+   * follower that installs the snapshot would not know its peers.
+   */
+  readonly membership: Membership;
   readonly data: Uint8Array;
 }
 
@@ -329,11 +334,16 @@ export class RaftNode {
 
   /** Serializes every state machine and the session table at the applied index. */
   snapshot(): RegistrySnapshot {
-    return { index: this.#appliedIndex, term: this.#appliedTerm, data: this.#registry.snapshot() };
+    return {
+      index: this.#appliedIndex,
+      term: this.#appliedTerm,
+      membership: this.#core.status().membership,
+      data: this.#registry.snapshot(),
+    };
   }
 
   /** Loads a registry snapshot into a node that has not started (seeding or recovery). */
-  restore(snapshot: RegistrySnapshot): void {
+  restore(snapshot: Pick<RegistrySnapshot, 'index' | 'term' | 'data'>): void {
     if (this.#state !== 'created') {
       throw new RaftError(
         'INVALID_STATE',
