@@ -8,6 +8,7 @@ import { createPrng } from './prng.js';
 import { labUnreliableNetwork } from './sim-network.js';
 import type { SimFactories } from './sim-node.js';
 import { realFactories } from './real-factories.js';
+import type { SimRaftOptions } from './simulator.js';
 import { Simulator } from './simulator.js';
 
 /** The lab's RaftElectionTimeout: the tester allows elections to take this long. */
@@ -21,6 +22,10 @@ export interface LabClusterOptions {
   /** Printed on failure; typically `pnpm vitest run --project raft -t "<test name>"`. */
   readonly replayCommand?: string;
   readonly factories?: SimFactories;
+  /** Trace lines shown on failure. Default 50. */
+  readonly traceLinesOnFailure?: number;
+  /** Core settings replacing the lab defaults (heartbeat 100 ms, election timeout 1-2 s). */
+  readonly raft?: SimRaftOptions;
 }
 
 export interface LabStart {
@@ -31,10 +36,12 @@ export interface LabStart {
 
 /**
  * Heartbeats every 100 ms (the lab allows at most ten per second) and election timeouts drawn in
- * [500, 1000) ms, so that a leader is elected well within the lab's five seconds.
+ * [1000, 2000) ms: well within the lab's five seconds for an election, and long enough that
+ * pre-vote and vote rounds still complete when labrpc's long reordering holds replies back for
+ * up to 2.2 s (with [500, 1000) ms, 2 of 1,500 Figure 8 (unreliable) seeds found no leader for 10 s).
  */
 const tickMs = 50;
-const raftOptions = { electionTicks: 10, heartbeatTicks: 2 } as const;
+const raftOptions = { electionTicks: 20, heartbeatTicks: 2 } as const;
 const reliableLinks = {
   dropRate: 0,
   duplicateRate: 0,
@@ -60,9 +67,12 @@ export class LabCluster {
       factories: options.factories ?? realFactories,
       tickMs,
       clockDriftMax: 0.01,
-      raft: raftOptions,
+      raft: { ...raftOptions, ...options.raft },
       network: this.unreliable ? labUnreliableNetwork : reliableLinks,
       ...(options.replayCommand === undefined ? {} : { replayCommand: options.replayCommand }),
+      ...(options.traceLinesOnFailure === undefined
+        ? {}
+        : { traceLinesOnFailure: options.traceLinesOnFailure }),
     });
     this.connected = Array.from({ length: options.servers }, () => true);
   }

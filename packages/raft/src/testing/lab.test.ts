@@ -404,6 +404,11 @@ describe('6.5840 lab 3C: persistence', () => {
     figure8(lab('Figure 8', { servers: 5 }), false);
   });
 
+  it('Figure 8 on 20 more seeds: the same scenario through other crash schedules', () => {
+    for (let seed = 1; seed <= 20; seed++)
+      figure8(lab('Figure 8 on 20 more seeds', { servers: 5, seed }), false);
+  });
+
   it('unreliable agreement: 250 commands commit through 10% loss and delays', () => {
     const cfg = lab('unreliable agreement', { servers: 5, unreliable: true });
     // The lab's four goroutines per round start their commands while one() runs; here they are
@@ -428,6 +433,15 @@ describe('6.5840 lab 3C: persistence', () => {
 
   it('Figure 8 (unreliable): leaders cut off at random under loss and long reordering', () => {
     figure8(lab('Figure 8 (unreliable)', { servers: 5, unreliable: true }), true);
+  });
+
+  it('Figure 8 (unreliable) on 20 more seeds: the same through other loss and reordering', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      figure8(
+        lab('Figure 8 (unreliable) on 20 more seeds', { servers: 5, unreliable: true, seed }),
+        true,
+      );
+    }
   });
 
   function churn(cfg: LabCluster): void {
