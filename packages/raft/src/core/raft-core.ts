@@ -81,6 +81,23 @@ const KNOWN_TYPES: ReadonlySet<string> = new Set<RaftMessage['type']>([
  *
  * Invariants (commit never beyond the last index, applied never beyond commit, terms never
  * decreasing) are checked after every call; a violation throws `RaftError('INVARIANT_VIOLATED')`.
+ *
+ * @example
+ * ```ts
+ * const storage = new MemoryStorage({ voters: ['a', 'b', 'c'], learners: [] });
+ * const core = new RaftCore({ id: 'a', peers: ['a', 'b', 'c'], storage, random: Math.random });
+ * // On every timer tick: core.tick(); on every message: core.step(message). Then:
+ * while (core.hasReady()) {
+ *   const ready = core.ready();
+ *   if (ready.snapshot) storage.applySnapshot(ready.snapshot);
+ *   storage.append(ready.entries);
+ *   if (ready.hardState) storage.setHardState(ready.hardState);
+ *   if (ready.mustSync) await storage.sync();
+ *   transport.send(ready.messages);
+ *   for (const entry of ready.committedEntries) apply(entry);
+ *   core.advance(ready);
+ * }
+ * ```
  */
 export class RaftCore {
   private readonly options: ResolvedOptions;
