@@ -148,12 +148,13 @@ function commitWithin(init: { sim: Simulator; client: SimClient; boundMs: number
   return committed;
 }
 
-/** Runs one seed; throws a SimulationFailure on any violation or missed bound. */
-export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
-  const chaosMs = options.chaosMs ?? 3000;
-  const commitBoundMs = options.commitBoundMs ?? 5000;
-  const random = createPrng(options.seed ^ 0x5eed);
-  const sim = new Simulator({
+function createSweepSimulator(init: {
+  options: SweepRunOptions;
+  random: Prng;
+  chaosMs: number;
+}): Simulator {
+  const { options, random, chaosMs } = init;
+  return new Simulator({
     seed: options.seed,
     nodes: options.nodes,
     factories: options.factories,
@@ -172,6 +173,11 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
       raftOverrides: options.raftOverrides,
     }),
   });
+}
+
+/** Clients propose and read while faults strike; returns how many faults were injected. */
+function chaosPhase(init: { sim: Simulator; random: Prng; chaosMs: number }): number {
+  const { sim, random, chaosMs } = init;
   const count = { faults: 0 };
   const clients = Array.from(
     { length: random.int(1, 3) },
@@ -186,8 +192,15 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
   scheduleFaults({ sim, random, endMs: chaosMs, count });
   sim.runFor(chaosMs);
   for (const client of clients) client.stop();
+  return count.faults;
+}
 
-  // Heal a majority (the rest stays cut off, possibly down): it alone must make progress.
+/**
+ * Heals a random majority (the rest stays cut off, possibly down): it alone must commit a new
+ * entry within `boundMs`. Returns the virtual time that took.
+ */
+function majorityPhase(init: { sim: Simulator; random: Prng; boundMs: number }): number {
+  const { sim, random, boundMs } = init;
   const majority = random.shuffle(sim.nodeIds).slice(0, Math.floor(sim.nodeIds.length / 2) + 1);
   sim.configureNetwork({ dropRate: 0, duplicateRate: 0, longDelayRate: 0 });
   sim.partition([majority]);
@@ -198,17 +211,16 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
     random: random.fork(),
     options: { name: 'probe', intervalMs: 50 },
   });
-  if (!commitWithin({ sim, client: probe, boundMs: commitBoundMs })) {
-    throw sim.failure(
-      new Error(
-        `healed majority [${majority.join(',')}] committed nothing within ${commitBoundMs} ms`,
-      ),
-      'LIVENESS',
-    );
+  if (!commitWithin({ sim, client: probe, boundMs })) {
+    const message = `healed majority [${majority.join(',')}] committed nothing within ${boundMs} ms`;
+    throw sim.failure(new Error(message), 'LIVENESS');
   }
-  const recoveryMs = sim.now - healedAt;
+  return sim.now - healedAt;
+}
 
-  // Heal everything: every node must converge on every acknowledged proposal.
+/** Heals everything: a new entry commits, and every node converges on every acknowledged one. */
+function convergencePhase(init: { sim: Simulator; random: Prng; boundMs: number }): void {
+  const { sim, random, boundMs } = init;
   sim.heal();
   for (const node of sim.allNodes) if (!node.alive) sim.restart(node.id);
   const final = new SimClient({
@@ -216,9 +228,9 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
     random: random.fork(),
     options: { name: 'final', intervalMs: 50 },
   });
-  if (!commitWithin({ sim, client: final, boundMs: commitBoundMs })) {
+  if (!commitWithin({ sim, client: final, boundMs })) {
     throw sim.failure(
-      new Error(`healed cluster committed nothing within ${commitBoundMs} ms`),
+      new Error(`healed cluster committed nothing within ${boundMs} ms`),
       'LIVENESS',
     );
   }
@@ -227,15 +239,24 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
   const highestCommit = (): number => Math.max(...sim.allNodes.map((node) => node.commit));
   const converged = sim.runUntil(
     () => sim.allNodes.every((node) => node.applied.length >= highestCommit()),
-    commitBoundMs,
+    boundMs,
   );
   if (!converged) {
-    throw sim.failure(
-      new Error(`nodes did not all apply index ${highestCommit()} within ${commitBoundMs} ms`),
-      'LIVENESS',
-    );
+    const message = `nodes did not all apply index ${highestCommit()} within ${boundMs} ms`;
+    throw sim.failure(new Error(message), 'LIVENESS');
   }
   sim.verifyAcknowledged();
+}
+
+/** Runs one seed; throws a SimulationFailure on any violation or missed bound. */
+export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
+  const chaosMs = options.chaosMs ?? 3000;
+  const boundMs = options.commitBoundMs ?? 5000;
+  const random = createPrng(options.seed ^ 0x5eed);
+  const sim = createSweepSimulator({ options, random, chaosMs });
+  const faults = chaosPhase({ sim, random, chaosMs });
+  const recoveryMs = majorityPhase({ sim, random, boundMs });
+  convergencePhase({ sim, random, boundMs });
   return {
     seed: options.seed,
     nodes: options.nodes,
@@ -243,7 +264,7 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
     virtualMs: sim.now,
     acknowledged: sim.acknowledgedCount,
     maxTerm: Math.max(...sim.allNodes.map((node) => node.term)),
-    faults: count.faults,
+    faults,
     recoveryMs,
     reads: sim.readCount,
     traceFingerprint: sim.trace.fingerprint,
