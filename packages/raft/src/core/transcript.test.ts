@@ -130,6 +130,9 @@ class Runner {
       case 'tick':
         this.tickQuietly(first, Number(second));
         return;
+      case 'tick-traced':
+        this.net.tick(first);
+        return;
       case 'isolate':
         this.net.isolate(first);
         return;
