@@ -229,6 +229,8 @@ async function main(): Promise<void> {
     if (path === 'core') runCore(16, { ...args, seconds: 0.5 });
     else await runNode(16, { ...args, seconds: 0.5 });
     for (const concurrency of args.concurrency) {
+      // Progress goes to stderr so stdout stays a clean table.
+      process.stderr.write(`  running ${path} with ${concurrency} proposer(s)...\r`);
       const run =
         path === 'core' ? () => runCore(concurrency, args) : () => runNode(concurrency, args);
       const measured = await measure(run);
