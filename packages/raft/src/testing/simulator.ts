@@ -140,7 +140,7 @@ export class Simulator {
   private readonly random: Prng;
   private readonly faultRandom: Prng;
   private readonly tickPeriodMs = new Map<NodeId, number>();
-  private readonly crashBeforeSyncRate: number;
+  private crashBeforeSyncRate: number;
   private readonly crashDowntimeMs: number;
   private readonly tornWriteRate: number;
   private readonly traceLinesOnFailure: number;
@@ -433,6 +433,15 @@ export class Simulator {
   heal(): void {
     this.network.heal();
     this.trace.record(this.nowMs, '--', 'heal');
+  }
+
+  /** Changes the probability of a crash between a Ready's writes and their sync (0 stops them). */
+  configureCrashes(options: { crashBeforeSyncRate: number }): void {
+    if (!(options.crashBeforeSyncRate >= 0 && options.crashBeforeSyncRate <= 1)) {
+      throw new RangeError('crashBeforeSyncRate must be within [0, 1]');
+    }
+    this.crashBeforeSyncRate = options.crashBeforeSyncRate;
+    this.trace.record(this.nowMs, '--', `crashBeforeSyncRate ${options.crashBeforeSyncRate}`);
   }
 
   configureNetwork(options: Partial<NetworkOptions>): void {

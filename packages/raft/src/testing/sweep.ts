@@ -203,6 +203,7 @@ function majorityPhase(init: { sim: Simulator; random: Prng; boundMs: number }):
   const { sim, random, boundMs } = init;
   const majority = random.shuffle(sim.nodeIds).slice(0, Math.floor(sim.nodeIds.length / 2) + 1);
   sim.configureNetwork({ dropRate: 0, duplicateRate: 0, longDelayRate: 0 });
+  sim.configureCrashes({ crashBeforeSyncRate: 0 });
   sim.partition([majority]);
   for (const id of majority) if (!sim.node(id).alive) sim.restart(id);
   const healedAt = sim.now;
