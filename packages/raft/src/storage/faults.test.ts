@@ -269,6 +269,35 @@ describe('snapshot atomicity', () => {
   });
 });
 
+describe('snapshot file and WAL marker', () => {
+  it('after a crash that kept an installed snapshot but lost its WAL marker, later appends survive', async () => {
+    let fs = disk();
+    const storage = await FileStorage.open({ dataDir, fs });
+    storage.append(range(1, 3, 1));
+    await storage.sync();
+    // A snapshot from a leader of term 2 at index 2: the local entry 2 has term 1, so it conflicts.
+    storage.applySnapshot({
+      metadata: { index: 2, term: 2, membership: { voters: ['n1'], learners: [] } },
+      data: new Uint8Array([2]),
+    });
+    fs.holdSyncs({ after: 2 }); // the snapshot file and its directory are synced, the WAL is not
+    const pending = storage.sync();
+    await fs.whenSyncHeld();
+    fs = fs.crash();
+    await rejection(pending);
+
+    const recovered = await FileStorage.open({ dataDir, fs });
+    expect(recovered.snapshot().metadata.index).toBe(2);
+    expect(indexes(recovered)).toEqual([]); // entry 3 of the old term-1 log went with the conflict
+    recovered.append([entry(3, 2), entry(4, 2)]);
+    await recovered.sync();
+    await recovered.close();
+    const again = await FileStorage.open({ dataDir, fs });
+    expect(indexes(again)).toEqual([3, 4]);
+    expect(again.term(3)).toBe(2);
+  });
+});
+
 describe('slow disks', () => {
   it('group-commits appends that arrive while an fsync is in progress into the next one', async () => {
     const fs = disk();

@@ -36,6 +36,7 @@ import { nodeStorageFs, writeFully } from './fs.js';
 import { ensureDirectory, loadSnapshot, scanWal } from './recovery.js';
 import type { SegmentOnDisk } from './recovery.js';
 import { replay } from './replay.js';
+import type { SnapshotAnchor } from './replay.js';
 
 export interface FileStorageOptions {
   /** The node's data directory; created when missing (its parent must exist). */
@@ -165,6 +166,7 @@ interface Recovered {
   readonly snapshot: Snapshot;
   readonly hardState: HardState;
   readonly entries: Entry[];
+  readonly anchor: SnapshotAnchor | undefined;
   readonly segments: readonly SegmentOnDisk[];
   readonly truncatedBytes: number;
   readonly skippedSnapshots: string[];
@@ -178,12 +180,13 @@ async function recover(options: Resolved): Promise<Recovered> {
     await ensureDirectory(fs, path.join(dataDir, 'snap'));
     const { snapshot, skipped } = await loadSnapshot(fs, path.join(dataDir, 'snap'));
     const scan = await scanWal(fs, path.join(dataDir, 'wal'));
-    const { hardState, entries } = replay(scan.records, snapshot.metadata);
+    const { hardState, entries, anchor } = replay(scan.records, snapshot.metadata);
     return {
       options,
       snapshot,
       hardState,
       entries,
+      anchor,
       segments: scan.segments,
       truncatedBytes: scan.truncatedBytes,
       skippedSnapshots: skipped,
@@ -254,6 +257,9 @@ export class FileStorage implements LogStorage {
     }));
     this.#stats.recoveredTruncatedBytes = recovered.truncatedBytes;
     this.#stats.skippedSnapshots = recovered.skippedSnapshots;
+    if (recovered.anchor !== undefined) {
+      this.#enqueue(encodeSnapshotRecord(recovered.anchor), undefined);
+    }
   }
 
   /**

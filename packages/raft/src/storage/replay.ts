@@ -6,7 +6,7 @@
 // - an entry at index i with i inside or right after the log replaces the entries from i on
 //   (a conflicting append); one before the log's first index starts the log afresh at i (the
 //   write that made it also truncated everything from i, the part before is compacted); one
-//   beyond the end is a gap, which the writer never produces, so it is corruption;
+//   beyond the end is a gap, which is corruption unless the newest snapshot covers it;
 // - a hard state record replaces the hard state;
 // - a snapshot marker drops entries up to its index, and all of them when it says so.
 import type { HardState, SnapshotMetadata } from '../core/types.js';
@@ -24,6 +24,14 @@ export interface ReplayResult {
   readonly hardState: HardState;
   /** The entries after the snapshot, contiguous from snapshot index + 1. */
   readonly entries: Entry[];
+  /** A snapshot marker to append first, when the WAL does not name the snapshot on disk. */
+  readonly anchor: SnapshotAnchor | undefined;
+}
+
+export interface SnapshotAnchor {
+  readonly index: number;
+  readonly term: number;
+  readonly dropSuffix: boolean;
 }
 
 const initialHardState: HardState = { term: 0, vote: null, commit: 0 };
@@ -36,20 +44,36 @@ class Replay {
   /** The newest snapshot marker seen. */
   marker: { index: number; term: number } | undefined;
 
+  constructor(private readonly snapshotIndex: number) {}
+
   entry(entry: Entry, at: LocatedRecord): void {
     const index = entry.index;
     if (this.marker !== undefined && index <= this.marker.index) return;
-    const last = this.first + this.entries.length - 1;
-    if (this.entries.length === 0 || index < this.first) {
-      const expected = this.marker === undefined ? undefined : this.marker.index + 1;
-      if (expected !== undefined && index > expected) throw gap(at, expected, index);
-      this.entries = [entry];
-      this.first = index;
+    const next = this.next();
+    if (next !== undefined && index > next) {
+      // A jump is fine only inside the snapshot: a crash can keep a new snapshot file and lose
+      // the WAL marker written after it, and the entries after the snapshot follow on from it.
+      if (index > this.snapshotIndex + 1) throw gap(at, next, index);
+      this.start(entry);
       return;
     }
-    if (index > last + 1) throw gap(at, last + 1, index);
+    if (this.entries.length === 0 || index < this.first) {
+      this.start(entry);
+      return;
+    }
     this.entries.length = index - this.first;
     this.entries.push(entry);
+  }
+
+  /** The index the next entry continues at, if known. */
+  next(): number | undefined {
+    if (this.entries.length > 0) return this.first + this.entries.length;
+    return this.marker === undefined ? undefined : this.marker.index + 1;
+  }
+
+  start(entry: Entry): void {
+    this.entries = [entry];
+    this.first = entry.index;
   }
 
   snapshot(marker: { index: number; term: number; dropSuffix: boolean }): void {
@@ -76,7 +100,7 @@ export function replay(
   records: readonly LocatedRecord[],
   snapshot: SnapshotMetadata,
 ): ReplayResult {
-  const state = new Replay();
+  const state = new Replay(snapshot.index);
   for (const at of records) {
     const record = at.record;
     switch (record.type) {
@@ -91,9 +115,25 @@ export function replay(
         break;
     }
   }
-  return { hardState: state.hardState, entries: onTopOf(state, snapshot) };
+  const entries = onTopOf(state, snapshot);
+  return { hardState: state.hardState, entries, anchor: anchorFor(state, snapshot, entries) };
 }
 
+/**
+ * A snapshot file can be durable while the WAL marker written after it is not (a crash between
+ * the two). Then the WAL does not say where the snapshot sits in it, and entries appended after
+ * recovery could not be told apart from the older ones before it; so recovery writes the marker
+ * (with what it decided about the suffix) before anything else.
+ */
+function anchorFor(
+  state: Replay,
+  snapshot: SnapshotMetadata,
+  entries: readonly Entry[],
+): SnapshotAnchor | undefined {
+  if (snapshot.index === 0 || state.marker?.index === snapshot.index) return undefined;
+  const kept = entries.length > 0;
+  return { index: snapshot.index, term: snapshot.term, dropSuffix: !kept };
+}
 /** The replayed entries after the snapshot, checked to continue it without a gap. */
 function onTopOf(state: Replay, snapshot: SnapshotMetadata): Entry[] {
   if (state.marker !== undefined && state.marker.index > snapshot.index) {
