@@ -128,6 +128,60 @@ describe('check-quorum and the leader lease', () => {
   });
 });
 
+describe('elections (ported from etcd-io/raft raft_test.go)', () => {
+  it('dueling candidates: the one with the shorter log disrupts the term but cannot win', () => {
+    const network = new TestNetwork({
+      ids: ['a', 'b', 'c'],
+      options: { preVote: false, checkQuorum: false },
+    });
+    network.cut('a', 'c');
+    network.campaign('a');
+    network.campaign('c');
+    expect(network.core('a').status()).toMatchObject({ role: 'leader', term: 1 });
+    expect(network.core('c').status()).toMatchObject({ role: 'candidate', term: 1 });
+    network.recover();
+    // c campaigns at term 2: a steps down, but a and b refuse c, whose log lacks the no-op.
+    network.campaign('c');
+    for (const id of ['a', 'b', 'c']) {
+      expect(network.core(id).status()).toMatchObject({ role: 'follower', term: 2 });
+    }
+  });
+
+  it('a stuck candidate with a higher term is freed by the stale leader stepping down', () => {
+    const network = electedNetwork({
+      ids: ['a', 'b', 'c'],
+      options: { preVote: false, checkQuorum: true },
+    });
+    network.isolate('a');
+    // b still honours a's lease, so c's candidacies fail and only raise c's term.
+    network.campaign('c');
+    network.campaign('c');
+    expect(network.core('c').status()).toMatchObject({ role: 'candidate', term: 3 });
+    network.recover();
+    // The stale leader's heartbeat is answered with the newer term, so it steps down.
+    network.send({ type: 'Heartbeat', from: 'a', to: 'c', term: 1, leaderCommit: 0 });
+    expect(network.core('a').status()).toMatchObject({ role: 'follower', term: 3 });
+    network.campaign('c');
+    expect(network.core('c').status()).toMatchObject({ role: 'leader', term: 4 });
+  });
+
+  it('a lease that ran out lets a new candidate win (leader superseding with check-quorum)', () => {
+    const network = electedNetwork({
+      ids: ['a', 'b', 'c'],
+      options: { preVote: false, checkQuorum: true, electionTicks: 10 },
+    });
+    network.campaign('c');
+    expect(network.core('c').status()).toMatchObject({ role: 'candidate', term: 2 });
+    expect(network.core('a').status()).toMatchObject({ role: 'leader', term: 1 });
+    // Once b has not heard from the leader for an election timeout, its lease is over.
+    network.isolate('a');
+    network.tick('b', 10);
+    network.recover();
+    network.campaign('c');
+    expect(network.core('c').status()).toMatchObject({ role: 'leader', term: 3 });
+  });
+});
+
 describe('ReadIndex', () => {
   it('a leader answers a read at its commit index once a quorum acknowledged a heartbeat', () => {
     const network = electedNetwork({ ids: ['a', 'b', 'c'] });
