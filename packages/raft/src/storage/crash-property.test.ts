@@ -1,10 +1,11 @@
 // Property: after any crash, FileStorage holds every synced entry and hard state, and nothing
-// that was never written. Random append / setHardState / sync / snapshot+compact / crash (at any
-// point of a group commit, with a torn tail) / reopen sequences are checked against a model: the
-// recovered state must equal the synced state plus some prefix of the records written after it.
+// that was never written. Random append / setHardState / sync / local snapshot + compact /
+// installed snapshot / disk full and space back / crash (at any point of a group commit, with a
+// torn tail) / reopen sequences are checked against a model: the recovered state must equal the
+// synced state plus some prefix of the records written after it.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FileStorage } from '@distsync/raft';
+import { FileStorage, StorageError } from '@distsync/raft';
 import type { Entry, HardState } from '@distsync/raft';
 import { FaultFs } from '@distsync/raft/testing';
 
@@ -17,6 +18,8 @@ type Op =
   | { kind: 'sync' }
   | { kind: 'snapshot'; fraction: number }
   | { kind: 'install'; ahead: number; term: number }
+  | { kind: 'disk-full'; freeBytes: number }
+  | { kind: 'disk-space' }
   | { kind: 'crash'; syncsBeforeCrash: number; tear: number; midSync: boolean }
   | { kind: 'reopen' };
 
@@ -66,6 +69,14 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('disk-full' as const),
+      freeBytes: fc.nat({ max: 400 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: 'disk-space' as const }) },
 );
 
 interface ModelState {
@@ -104,7 +115,12 @@ class Harness {
   salt = 0;
 
   async open(): Promise<void> {
-    this.storage = await FileStorage.open({ dataDir, fs: this.fs, segmentBytes });
+    this.storage = await FileStorage.open({
+      dataDir,
+      fs: this.fs,
+      segmentBytes,
+      noSpaceRetryMs: 0,
+    });
   }
 
   current(): ModelState {
@@ -135,9 +151,16 @@ class Harness {
     this.pending.push((state) => ({ ...state, hardState }));
   }
 
-  async sync(): Promise<void> {
-    await this.storage.sync();
+  /** True when synced; a full disk (NO_SPACE) leaves everything pending, as it must. */
+  async sync(): Promise<boolean> {
+    try {
+      await this.storage.sync();
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'NO_SPACE') return false;
+      throw error;
+    }
     this.markSynced();
+    return true;
   }
 
   markSynced(): void {
@@ -147,7 +170,7 @@ class Harness {
   }
 
   async snapshot(fraction: number): Promise<void> {
-    await this.sync();
+    if (!(await this.sync())) return;
     const base = this.storage.snapshot().metadata.index;
     const index = Math.floor(fraction * this.storage.lastIndex());
     if (index <= base) return;
@@ -194,6 +217,7 @@ class Harness {
   }
 
   async reopen(): Promise<void> {
+    this.fs.restoreSpace();
     await this.storage.close();
     this.markSynced();
     await this.open();
@@ -288,6 +312,12 @@ async function run(ops: readonly Op[]): Promise<void> {
         break;
       case 'crash':
         await harness.crash(op);
+        break;
+      case 'disk-full':
+        harness.fs.setFreeBytes(op.freeBytes);
+        break;
+      case 'disk-space':
+        harness.fs.restoreSpace();
         break;
       case 'reopen':
         await harness.reopen();

@@ -111,7 +111,8 @@ interface Segment {
   writtenBytes: number;
   /** writtenBytes plus queued bytes: decides when to roll over. */
   logicalBytes: number;
-  pending: Buffer[];
+  /** Records queued for this segment, each with the write sequence number it got. */
+  pending: { readonly sequence: number; readonly bytes: Buffer }[];
   firstEntryIndex: number | undefined;
 }
 
@@ -211,7 +212,12 @@ export class FileStorage implements LogStorage {
   readonly #log: EntryLog;
   #hardState: HardState;
   #snapshot: Snapshot;
-  #pendingSnapshot: Snapshot | undefined;
+  /**
+   * Snapshot files to write, each after the WAL records queued before it (`barrier`: the write
+   * sequence just before its marker), so what is durable after a crash is always a prefix of
+   * what was written, in the order it was written.
+   */
+  readonly #pendingSnapshots: { readonly snapshot: Snapshot; readonly barrier: number }[] = [];
   readonly #segments: Segment[];
   readonly #deletions: Segment[] = [];
   #pendingBytes = 0;
@@ -361,7 +367,7 @@ export class FileStorage implements LogStorage {
     if (index <= this.#snapshot.metadata.index) return;
     this.#log.reset({ index, term });
     this.#snapshot = snapshot;
-    this.#pendingSnapshot = snapshot;
+    this.#pendingSnapshots.push({ snapshot, barrier: this.#writeSequence });
     this.#enqueue(encodeSnapshotRecord({ index, term, dropSuffix: true }), undefined);
   }
 
@@ -381,7 +387,7 @@ export class FileStorage implements LogStorage {
     }
     const membership = snapshot.membership ?? this.#snapshot.metadata.membership;
     this.#snapshot = { metadata: { index: snapshot.index, term, membership }, data: snapshot.data };
-    this.#pendingSnapshot = this.#snapshot;
+    this.#pendingSnapshots.push({ snapshot: this.#snapshot, barrier: this.#writeSequence });
     // A marker that keeps the log orders the snapshot file before later records, so a WAL that
     // names a snapshot whose file is missing is reported instead of silently losing entries.
     this.#enqueue(
@@ -419,7 +425,7 @@ export class FileStorage implements LogStorage {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(closedError());
     const target = this.#writeSequence;
-    if (target <= this.#durableSequence && this.#pendingSnapshot === undefined) {
+    if (target <= this.#durableSequence && this.#pendingSnapshots.length === 0) {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
@@ -474,10 +480,10 @@ export class FileStorage implements LogStorage {
   }
 
   #push(segment: Segment, record: Buffer): void {
-    segment.pending.push(record);
+    this.#writeSequence++;
+    segment.pending.push({ sequence: this.#writeSequence, bytes: record });
     segment.logicalBytes += record.byteLength;
     this.#pendingBytes += record.byteLength;
-    this.#writeSequence++;
   }
 
   /** Starts a new segment; it begins with the current hard state (see the file comment). */
@@ -543,28 +549,47 @@ export class FileStorage implements LogStorage {
   async #flush(): Promise<void> {
     if (this.#failure !== undefined || this.#closed) return;
     const target = this.#writeSequence;
-    const snapshot = this.#pendingSnapshot;
+    const snapshots = this.#pendingSnapshots.length;
     const deletions = this.#deletions.splice(0);
-    const batch = this.#segments
-      .filter((segment) => segment.pending.length > 0)
-      .map((segment) => ({ segment, count: segment.pending.length }));
     const started = performance.now();
+    let wrote = false;
     try {
-      if (snapshot !== undefined) await this.#writeSnapshot(snapshot);
-      for (const { segment, count } of batch) await this.#writeSegment(segment, count);
+      for (let i = 0; i < snapshots; i++) {
+        const next = this.#pendingSnapshots[0];
+        if (next === undefined) break;
+        wrote = (await this.#writeWal(next.barrier)) || wrote;
+        await this.#writeSnapshot(next.snapshot);
+        this.#pendingSnapshots.shift();
+        wrote = true;
+      }
+      wrote = (await this.#writeWal(target)) || wrote;
     } catch (error) {
       this.#deletions.unshift(...deletions);
       this.#failed(error);
       return;
     }
-    if (this.#pendingSnapshot === snapshot) this.#pendingSnapshot = undefined;
-    this.#recordSync(batch.length > 0 || snapshot !== undefined, performance.now() - started);
+    this.#recordSync(wrote, performance.now() - started);
     // Compacted files go before the waiters are released, so a caller that awaited sync() after
     // compact() finds them gone; this only delays the rare syncs that follow a compaction.
-    await this.#cleanUp(deletions, snapshot !== undefined);
+    await this.#cleanUp(deletions, snapshots > 0);
     this.#durableSequence = Math.max(this.#durableSequence, target);
     this.#health = { type: 'ok' };
     this.#releaseWaiters();
+  }
+
+  /** Writes and syncs, segment by segment in order, every queued record up to `upTo`. */
+  async #writeWal(upTo: number): Promise<boolean> {
+    let wrote = false;
+    for (const segment of this.#segments.slice()) {
+      let count = 0;
+      while (count < segment.pending.length && (segment.pending[count]?.sequence ?? 0) <= upTo) {
+        count++;
+      }
+      if (count === 0) continue;
+      await this.#writeSegment(segment, count);
+      wrote = true;
+    }
+    return wrote;
   }
 
   #recordSync(synced: boolean, elapsedMs: number): void {
@@ -594,7 +619,7 @@ export class FileStorage implements LogStorage {
     const handle = (segment.handle ??= await io('write', segment.path, () =>
       this.#fs.open(segment.path, 'write'),
     ));
-    const chunks = segment.pending.slice(0, count);
+    const chunks = segment.pending.slice(0, count).map((chunk) => chunk.bytes);
     const data = chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks);
     await io('write', segment.path, () => writeFully(handle, data, segment.writtenBytes));
     segment.pending.splice(0, count);
