@@ -1,0 +1,61 @@
+// Entry of `pnpm bench <suite...>`: runs the named suites one after the other, prints each
+// suite's markdown table to stdout (progress goes to stderr) and writes its JSON results.
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BenchError } from './errors.js';
+import { cleanupAll, installCleanupHandlers } from './harness/processes.js';
+import { parseOptions, USAGE } from './options.js';
+import { runKvSuite } from './suites/run-kv.js';
+
+const SUITES = ['kv'] as const;
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.help || options.suites.length === 0) {
+    process.stdout.write(`${USAGE}\n`);
+    return options.help ? 0 : 2;
+  }
+  const unknown = options.suites.filter((suite) => !(SUITES as readonly string[]).includes(suite));
+  if (unknown.length > 0) {
+    throw new BenchError(
+      'UNKNOWN_SUITE',
+      `unknown suite ${unknown.join(', ')}; known: ${SUITES.join(', ')}`,
+    );
+  }
+  installCleanupHandlers();
+  const resultsDir =
+    options.resultsDir === undefined
+      ? join(dirname(fileURLToPath(import.meta.url)), '..', 'results')
+      : resolve(options.resultsDir);
+  for (const suite of options.suites) {
+    switch (suite) {
+      case 'kv': {
+        const output = await runKvSuite({ bench: options, resultsDir, log });
+        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
+        break;
+      }
+      default:
+        throw new BenchError('UNKNOWN_SUITE', `unknown suite ${suite}`);
+    }
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    cleanupAll();
+    process.exit(code);
+  },
+  (error: unknown) => {
+    cleanupAll();
+    const code = error instanceof BenchError ? ` [${error.code}]` : '';
+    process.stderr.write(
+      `bench failed${code}: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exit(error instanceof BenchError && error.code === 'BAD_OPTION' ? 2 : 1);
+  },
+);

@@ -1,0 +1,45 @@
+// The harness, for suites added by other packages' issues (locks, queue, cache).
+export { BenchError, BENCH_ERROR_CODES } from './errors.js';
+export type { BenchErrorCode } from './errors.js';
+export { LatencyHistogram, LATENCY_MAX_MICROSECONDS } from './harness/histogram.js';
+export type { LatencySummary } from './harness/histogram.js';
+export { runClosedLoop } from './harness/load.js';
+export type { ClosedLoopOptions, ClosedLoopResult } from './harness/load.js';
+export { forEachBounded, timeToFirstSuccess } from './harness/attempts.js';
+export type { FirstSuccessOptions } from './harness/attempts.js';
+export {
+  cleanupAll,
+  installCleanupHandlers,
+  killHard,
+  logTail,
+  makeTempDir,
+  removeTempDir,
+  runningProcessCount,
+  startProcess,
+  stopGracefully,
+} from './harness/processes.js';
+export type { ManagedProcess, StartProcessOptions } from './harness/processes.js';
+export { ClusterProcesses } from './harness/cluster.js';
+export type { NodeSpec } from './harness/cluster.js';
+export { freePorts, RESERVED_PORTS } from './harness/ports.js';
+export { waitUntil } from './harness/wait.js';
+export type { WaitOptions } from './harness/wait.js';
+export { processRssKiB, processTree, sampleRssPeaks, treeRssMiB } from './harness/rss.js';
+export { commandVersion, formatMachineFacts, machineFacts } from './harness/machine.js';
+export type { DiskFacts, MachineFacts } from './harness/machine.js';
+export { HttpClients, REQUEST_TIMEOUT_MS } from './harness/http.js';
+export type { HttpRequest, HttpResponse } from './harness/http.js';
+export {
+  fileTimestamp,
+  formatRatio,
+  formatValue,
+  markdownTable,
+  median,
+  writeResults,
+} from './harness/report.js';
+export type { Better, Row } from './harness/report.js';
+export { etcdSystem, ETCD_INSTALL_COMMAND } from './systems/etcd.js';
+export { distsyncSystem, DISTSYNC_BUILD_COMMAND, workspaceRoot } from './systems/distsync.js';
+export type { KvCluster, KvSystem, Skip } from './systems/types.js';
+export { parseOptions, USAGE } from './options.js';
+export type { BenchOptions } from './options.js';

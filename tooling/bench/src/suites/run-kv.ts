@@ -1,0 +1,74 @@
+// `pnpm bench kv`: runs every system, prints the side-by-side table, writes the JSON results.
+import { formatMachineFacts, machineFacts, type MachineFacts } from '../harness/machine.js';
+import { markdownTable, writeResults } from '../harness/report.js';
+import { distsyncSystem } from '../systems/distsync.js';
+import { etcdSystem } from '../systems/etcd.js';
+import type { KvSystem } from '../systems/types.js';
+import type { BenchOptions } from '../options.js';
+import { runKvSystem, type KvSuiteOptions, type KvSystemResult } from './kv.js';
+import { kvNotes, kvRows } from './kv-report.js';
+
+export const KV_VALUE_BYTES = 100;
+export const KV_KEY_SPACE = 1000;
+
+export interface SuiteOutput {
+  readonly markdown: string;
+  readonly resultsPath: string;
+}
+
+export async function runKvSuite(options: {
+  bench: BenchOptions;
+  resultsDir: string;
+  log: (line: string) => void;
+}): Promise<SuiteOutput> {
+  const { bench, log } = options;
+  const startedAt = new Date();
+  const machine: MachineFacts = machineFacts();
+  log(`kv suite on:\n${formatMachineFacts(machine)}`);
+  const all: KvSystem[] = [distsyncSystem, etcdSystem];
+  const systems = all.filter((system) => bench.systems?.includes(system.name) ?? true);
+  const suiteOptions: KvSuiteOptions = {
+    concurrency: bench.concurrency,
+    durationMs: bench.durationMs,
+    warmupMs: bench.warmupMs,
+    maxOperationsPerRun: bench.maxOperationsPerRun,
+    failoverRounds: bench.failoverRounds,
+    valueBytes: KV_VALUE_BYTES,
+    keySpace: KV_KEY_SPACE,
+    idleSettleMs: bench.quick ? 500 : 2000,
+    log,
+  };
+  const results: KvSystemResult[] = [];
+  // One system at a time: they share the machine's cores and disk.
+  for (const system of systems) results.push(await runKvSystem(system, suiteOptions));
+
+  const rows = kvRows(results, bench.concurrency);
+  const peers = results.map((result) => result.name).filter((name) => name !== 'distsync');
+  const markdown = [
+    `## kv: distsync side by side with ${peers.join(', ') || 'no peer'}`,
+    '',
+    formatMachineFacts(machine),
+    `- workload: ${KV_VALUE_BYTES}-byte values over ${KV_KEY_SPACE} keys, closed-loop clients spread ` +
+      `round-robin over the three nodes, ${bench.durationMs} ms per level after ${bench.warmupMs} ms warm-up` +
+      (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
+    '',
+    markdownTable({ rows, ours: 'distsync', peers }),
+    '',
+    ...kvNotes(results),
+  ].join('\n');
+  const resultsPath = writeResults({
+    dir: options.resultsDir,
+    suite: 'kv',
+    startedAt,
+    results: {
+      suite: 'kv',
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      options: { ...bench, valueBytes: KV_VALUE_BYTES, keySpace: KV_KEY_SPACE },
+      machine,
+      systems: results,
+      table: rows,
+    },
+  });
+  return { markdown, resultsPath };
+}

@@ -1,0 +1,188 @@
+// Ours: three `distsync node` processes from the built CLI (apps/node/dist/cli.js) with
+// FileStorage data dirs in a temp folder, reached through the REST API v1 over the same
+// keep-alive HTTP client as the peers.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ClusterProcesses, type NodeSpec } from '../harness/cluster.js';
+import type { HttpClients } from '../harness/http.js';
+import { freePorts } from '../harness/ports.js';
+import { waitUntil } from '../harness/wait.js';
+import { BenchError } from '../errors.js';
+import type { KvCluster, KvSystem, Skip } from './types.js';
+
+export const DISTSYNC_BUILD_COMMAND = 'pnpm --filter @distsync/node... build';
+
+/** The workspace root: the nearest folder above this file that holds pnpm-workspace.yaml. */
+export function workspaceRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = from;
+  for (let depth = 0; depth < 10; depth += 1) {
+    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new BenchError('BAD_OPTION', `no pnpm-workspace.yaml above ${from}`);
+}
+
+function cliPath(): string {
+  return join(workspaceRoot(), 'apps', 'node', 'dist', 'cli.js');
+}
+
+function distsyncSpecs(options: { rootDir: string; ports: readonly number[] }): NodeSpec[] {
+  const ids = ['n1', 'n2', 'n3'];
+  const secret = randomBytes(24).toString('hex');
+  const address = (index: number): string => `127.0.0.1:${options.ports[index]!}`;
+  return ids.map((id, index) => ({
+    id,
+    origin: `http://${address(index)}`,
+    command: process.execPath,
+    args: [
+      cliPath(),
+      'node',
+      ...['--id', id, '--port', String(options.ports[index]!)],
+      ...[
+        '--peers',
+        ids
+          .map((peer, peerIndex) => `${peer}=${address(peerIndex)}`)
+          .filter((_, peerIndex) => peerIndex !== index)
+          .join(','),
+      ],
+      ...['--data-dir', ClusterProcesses.dataDir(options.rootDir, id)],
+      ...['--cluster-id', 'distsync-bench', '--secret', secret],
+      ...['--log-level', 'warn', '--log-format', 'json'],
+    ],
+    env: { ...process.env, NODE_ENV: 'production' },
+  }));
+}
+
+class DistsyncCluster implements KvCluster {
+  readonly nodeCount = 3;
+  readonly #processes: ClusterProcesses;
+  readonly #clients: HttpClients;
+
+  constructor(processes: ClusterProcesses, clients: HttpClients) {
+    this.#processes = processes;
+    this.#clients = clients;
+  }
+
+  pids(): (number | undefined)[] {
+    return this.#processes.pids();
+  }
+
+  #origin(node: number): string {
+    return this.#processes.specs[node]!.origin;
+  }
+
+  async put(request: { node: number; key: string; value: string; timeoutMs?: number }) {
+    const response = await this.#clients.request({
+      origin: this.#origin(request.node),
+      method: 'PUT',
+      path: `/v1/kv/${encodeURIComponent(request.key)}`,
+      body: JSON.stringify({ value: request.value }),
+      ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
+    });
+    if (response.status !== 200) {
+      throw new BenchError(
+        'REQUEST_FAILED',
+        `PUT on node ${request.node + 1}: HTTP ${response.status} ${response.body.slice(0, 200)}`,
+      );
+    }
+  }
+
+  async get(request: { node: number; key: string }): Promise<string | undefined> {
+    const response = await this.#clients.request({
+      origin: this.#origin(request.node),
+      method: 'GET',
+      path: `/v1/kv/${encodeURIComponent(request.key)}`,
+    });
+    if (response.status === 404) return undefined;
+    if (response.status !== 200) {
+      throw new BenchError(
+        'REQUEST_FAILED',
+        `GET on node ${request.node + 1}: HTTP ${response.status} ${response.body.slice(0, 200)}`,
+      );
+    }
+    const parsed = JSON.parse(response.body) as { value?: unknown };
+    return typeof parsed.value === 'string' ? parsed.value : JSON.stringify(parsed.value);
+  }
+
+  async #status(node: number): Promise<{ id?: string; role?: string; leader?: string | null }> {
+    const response = await this.#clients.request({
+      origin: this.#origin(node),
+      method: 'GET',
+      path: '/status',
+      timeoutMs: 1000,
+    });
+    if (response.status !== 200)
+      throw new BenchError('REQUEST_FAILED', `/status: HTTP ${response.status}`);
+    return JSON.parse(response.body) as { id?: string; role?: string; leader?: string | null };
+  }
+
+  async leader(): Promise<number | undefined> {
+    const statuses = await Promise.all(
+      this.#processes.specs.map(async (_, index) =>
+        this.#processes.alive(index) ? this.#status(index).catch(() => undefined) : undefined,
+      ),
+    );
+    const index = statuses.findIndex((status) => status?.role === 'leader');
+    return index < 0 ? undefined : index;
+  }
+
+  async waitReady(timeoutMs: number): Promise<void> {
+    await waitUntil(
+      async () => {
+        const running = this.#processes.specs
+          .map((_, index) => index)
+          .filter((index) => this.#processes.alive(index));
+        const ready = await Promise.all(
+          running.map(async (index) => {
+            const response = await this.#clients.request({
+              origin: this.#origin(index),
+              method: 'GET',
+              path: '/ready',
+              timeoutMs: 1000,
+            });
+            return response.status === 200;
+          }),
+        );
+        return ready.every(Boolean) && (await this.leader()) !== undefined;
+      },
+      { what: 'distsync cluster ready', timeoutMs, processes: this.#processes.running() },
+    );
+  }
+
+  async kill(node: number): Promise<void> {
+    await this.#processes.kill(node);
+    await this.#clients.forget(this.#origin(node));
+  }
+
+  restart(node: number): Promise<void> {
+    this.#processes.start(node);
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    await this.#processes.stopAll({ removeData: true });
+  }
+}
+
+export const distsyncSystem: KvSystem = {
+  name: 'distsync',
+  description:
+    'distsync three nodes from apps/node/dist/cli.js, defaults (tick 50 ms, election 10 ticks), ' +
+    'FileStorage (fdatasync before acknowledging); client: HTTP/1.1 keep-alive JSON to the ' +
+    'REST API v1 (PUT and GET /v1/kv/{key}, GET linearizable)',
+  unavailable(): Skip | undefined {
+    if (existsSync(cliPath())) return undefined;
+    return { reason: `${cliPath()} is not built`, installCommand: DISTSYNC_BUILD_COMMAND };
+  },
+  async launch(options: { clients: HttpClients }): Promise<KvCluster> {
+    const rootDir = ClusterProcesses.makeRoot('distsync');
+    const specs = distsyncSpecs({ rootDir, ports: await freePorts(3) });
+    const processes = new ClusterProcesses({ system: 'distsync', specs, rootDir });
+    processes.startAll();
+    return new DistsyncCluster(processes, options.clients);
+  },
+};

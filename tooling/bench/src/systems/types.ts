@@ -1,0 +1,37 @@
+// What a kv suite needs from a system under test (ours or a peer), whatever its client path.
+import type { HttpClients } from '../harness/http.js';
+
+/** A system that cannot run here, with the command that would install it. */
+export interface Skip {
+  readonly reason: string;
+  readonly installCommand: string;
+}
+
+export interface KvSystem {
+  /** Column name in the tables: `distsync`, `etcd`. */
+  readonly name: string;
+  /** The client path and the settings that matter for the figures, printed with the table. */
+  readonly description: string;
+  /** Undefined when the system can run on this machine. */
+  unavailable(): Skip | undefined;
+  /** Spawns the nodes and returns at once; the suite times the first committed write. */
+  launch(options: { clients: HttpClients }): Promise<KvCluster>;
+}
+
+export interface KvCluster {
+  readonly nodeCount: number;
+  /** Pid per node, undefined while a node is down. */
+  pids(): (number | undefined)[];
+  /** Resolves once committed; throws on any failure (the load loop counts it). */
+  put(request: { node: number; key: string; value: string; timeoutMs?: number }): Promise<void>;
+  /** A linearizable read; undefined when the key does not exist. */
+  get(request: { node: number; key: string }): Promise<string | undefined>;
+  /** The index of the node that leads now, if the nodes agree on one. */
+  leader(): Promise<number | undefined>;
+  /** Waits until every running node is ready (has a leader and serves requests). */
+  waitReady(timeoutMs: number): Promise<void>;
+  kill(node: number): Promise<void>;
+  /** Starts a killed node again on its data dir and ports. */
+  restart(node: number): Promise<void>;
+  stop(): Promise<void>;
+}
