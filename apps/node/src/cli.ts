@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// The `distsync` executable. Usage errors exit 2, failures 1.
+import { CommanderError } from 'commander';
+import { createProgram } from './cli/program.js';
+import { describeError, EXIT_FAILURE, EXIT_USAGE } from './cli/node-command.js';
+
+let exitCode: number | undefined;
+const program = createProgram((code) => {
+  exitCode = code;
+});
+try {
+  await program.parseAsync(process.argv);
+  if (exitCode !== undefined) process.exit(exitCode);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
+  }
+  process.stderr.write(`distsync: ${describeError(error)}\n`);
+  process.exit(EXIT_FAILURE);
+}

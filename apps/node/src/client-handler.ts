@@ -1,0 +1,64 @@
+// The /client WebSocket handler: ClusterConnection requests (`command`, `query` on a service
+// such as `kv` or `sessions`) go to the service registry, validated against the operations the
+// service offers clients, and answer the same codes as the HTTP API.
+import type { HandlerResponse, RequestHandler } from '@distsync/transport-ws';
+import type { Operations } from './operations.js';
+import type { ServiceRegistry } from './services/registry.js';
+
+function refuse(code: string, message: string): HandlerResponse {
+  return { ok: false, error: { code, message } };
+}
+
+function validate(
+  request: { kind: 'command' | 'query'; service: string; payload: unknown },
+  registry: ServiceRegistry,
+): { payload: unknown } | HandlerResponse {
+  const service = registry.get(request.service);
+  if (service === undefined) {
+    return refuse(
+      'BAD_REQUEST',
+      `no service ${JSON.stringify(request.service)} (services: ${registry.names().join(', ')})`,
+    );
+  }
+  const schema =
+    request.kind === 'command' ? service.clientCommandSchema : service.clientQuerySchema;
+  const checked = schema.safeParse(request.payload);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    const where = issue?.path.map(String).join('.') ?? '';
+    return refuse(
+      'BAD_REQUEST',
+      `${request.service} ${request.kind}: ${where === '' ? '' : `${where}: `}${issue?.message ?? 'invalid'}`,
+    );
+  }
+  return { payload: checked.data };
+}
+
+export function createClientHandler(input: {
+  registry: ServiceRegistry;
+  operations: Operations;
+}): RequestHandler {
+  const { registry, operations } = input;
+  return async (request) => {
+    const kind = request.kind;
+    if (kind === 'subscribe' || kind === 'unsubscribe') {
+      // No built-in service pushes yet; lock grants and queue deliveries will.
+      return registry.get(request.service) === undefined
+        ? refuse('BAD_REQUEST', `no service ${JSON.stringify(request.service)}`)
+        : { ok: true, value: null };
+    }
+    const checked = validate(
+      { kind, service: request.service, payload: request.payload },
+      registry,
+    );
+    if (!('payload' in checked)) return checked;
+    const service = operations.forService(request.service);
+    const result =
+      kind === 'command'
+        ? await service.command(checked.payload, { clientId: request.clientId, seq: request.seq })
+        : await service.query(checked.payload);
+    return result.ok
+      ? { ok: true, value: result.value }
+      : refuse(result.error.code, result.error.message);
+  };
+}

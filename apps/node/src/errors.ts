@@ -1,0 +1,74 @@
+// The error codes of @distsync/node: what the HTTP API, the /client handler and the CLI answer.
+// Expected outcomes (a missing key, a version conflict) are returned values carrying one of these
+// codes; `NodeError` is thrown only for configuration and programmer errors.
+
+export type NodeErrorCode =
+  /** Malformed input: invalid JSON, a wrong type, an unknown operation. HTTP 400. */
+  | 'BAD_REQUEST'
+  /** A missing or wrong client token. HTTP 401. */
+  | 'UNAUTHORIZED'
+  /** The key or session does not exist. HTTP 404. */
+  | 'NOT_FOUND'
+  /** No answer within the request's timeout (the write may still apply). HTTP 408. */
+  | 'TIMEOUT'
+  /** A compare-and-set whose expected version is not the current one. HTTP 409. */
+  | 'CONFLICT'
+  /** The request body exceeds `maxBodyBytes`, or the command exceeds the Raft limit. HTTP 413. */
+  | 'TOO_LARGE'
+  /** A service limit is reached (`maxKeys`, `maxSessions`). HTTP 507. */
+  | 'LIMIT_REACHED'
+  /** No leader is known, so the request cannot be ordered. HTTP 503. */
+  | 'NO_LEADER'
+  /** The node is draining, stopped or overloaded: try another node. HTTP 503. */
+  | 'UNAVAILABLE'
+  /** A bug: the handler threw. HTTP 500. */
+  | 'INTERNAL'
+  /** A configuration value broke its rule (the CLI exits with code 2). */
+  | 'CONFIG_INVALID';
+
+/** The HTTP status for each code. */
+export const HTTP_STATUS_OF_CODE: Readonly<Record<NodeErrorCode, number>> = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  TIMEOUT: 408,
+  CONFLICT: 409,
+  TOO_LARGE: 413,
+  LIMIT_REACHED: 507,
+  NO_LEADER: 503,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+  CONFIG_INVALID: 400,
+};
+
+export class NodeError extends Error {
+  readonly code: NodeErrorCode;
+  /** For CONFIG_INVALID: the config field at fault (`port`, `peers.n2`). */
+  readonly field: string | undefined;
+
+  constructor(
+    code: NodeErrorCode,
+    message: string,
+    options: { cause?: unknown; field?: string } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'NodeError';
+    this.code = code;
+    this.field = options.field;
+  }
+}
+
+/** An operation's failure as the API answers it: `{ error: { code, message } }`. */
+export interface ApiError {
+  readonly code: NodeErrorCode;
+  readonly message: string;
+}
+
+/** A service operation's outcome: a value, or an API error. */
+export type OperationResult<Value = unknown> =
+  { readonly ok: true; readonly value: Value } | { readonly ok: false; readonly error: ApiError };
+
+/** Builds the failure side of an OperationResult. */
+export function apiError(code: NodeErrorCode, message: string): { ok: false; error: ApiError } {
+  return { ok: false, error: { code, message } };
+}

@@ -1,0 +1,350 @@
+// One distsync node process: one http server on the node's port serving Hono (HTTP API) and
+// transport-ws (/peer, /client upgrades), a RaftNode on FileStorage under the data directory,
+// and the registered services. `drain()` is the graceful shutdown SIGTERM and SIGINT run.
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { getRequestListener } from '@hono/node-server';
+import { FileStorage, RaftMessageSchema, RaftNode, type RaftError } from '@distsync/raft';
+import {
+  createPeerTransport,
+  createTransportServer,
+  type PeerTransport,
+  type RequestHandler,
+  type TransportServer,
+} from '@distsync/transport-ws';
+import type { RaftMessage } from '@distsync/raft';
+import { createClientHandler } from './client-handler.js';
+import type { NodeConfig } from './config.js';
+import { NodeError } from './errors.js';
+import { createApp, type NodeStatusDocument } from './http/app.js';
+import type { Logger } from './logger.js';
+import { NodeMetrics } from './metrics.js';
+import { Operations } from './operations.js';
+import { kvService } from './services/kv-service.js';
+import { ServiceRegistry, type ServiceDefinition } from './services/registry.js';
+import { sessionsService } from './services/sessions-service.js';
+
+/** Room for the command envelope around a body of maxBodyBytes. */
+const ENVELOPE_SLACK_BYTES = 64 * 1024;
+/** How long a draining leader waits for its chosen successor to take over. */
+const TRANSFER_WAIT_MS = 2000;
+
+export interface StartNodeOptions {
+  readonly logger: Logger;
+  /** The services to host; default kv and sessions. */
+  readonly services?: (config: NodeConfig) => readonly ServiceDefinition[];
+  /** Storage failed: the node acknowledges nothing more. The CLI exits non-zero. */
+  readonly onFatal?: (error: RaftError) => void;
+}
+
+export interface RunningNode {
+  readonly id: string;
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+  readonly raft: RaftNode;
+  status(): NodeStatusDocument;
+  /** Graceful stop: refuse new work, hand leadership over, finish in-flight work, sync, close. */
+  drain(): Promise<void>;
+}
+
+export function defaultServices(config: NodeConfig): ServiceDefinition[] {
+  return [
+    kvService({ maxKeys: config.maxKeys }),
+    sessionsService({ maxSessions: config.maxSessions }),
+  ];
+}
+
+function httpUrlOf(wsUrl: string): string {
+  return wsUrl
+    .replace(/^ws:/, 'http:')
+    .replace(/^wss:/, 'https:')
+    .replace(/\/peer$/, '');
+}
+
+function listen(server: Server, config: NodeConfig): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      reject(
+        new NodeError(
+          'UNAVAILABLE',
+          `cannot listen on ${config.host}:${config.port}: ${error.message}`,
+          {
+            cause: error,
+          },
+        ),
+      );
+    };
+    server.once('error', onError);
+    server.listen(config.port, config.host, () => {
+      server.off('error', onError);
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : config.port);
+    });
+  });
+}
+
+async function openStorage(dataDir: string): Promise<FileStorage> {
+  mkdirSync(dataDir, { recursive: true });
+  return FileStorage.open({ dataDir });
+}
+
+interface Parts {
+  readonly config: NodeConfig;
+  readonly logger: Logger;
+  readonly raft: RaftNode;
+  readonly peers: PeerTransport<RaftMessage>;
+  readonly registry: ServiceRegistry;
+  readonly startedAtMs: number;
+  readonly draining: () => boolean;
+}
+
+function statusOf(parts: Parts): NodeStatusDocument {
+  const { config, raft, peers, registry } = parts;
+  const status = raft.status();
+  const peerList = peers.peers().map((peer) => ({
+    id: peer.id,
+    url: peer.url === undefined ? undefined : httpUrlOf(peer.url),
+    connection: peer.status.type,
+    phi: Number.isFinite(peer.phi) ? Math.round(peer.phi * 1000) / 1000 : null,
+    suspected: peer.suspected,
+    lastSeenMs: peer.lastSeenMs,
+  }));
+  const leaderUrl =
+    status.leaderId === config.id
+      ? config.advertise
+      : peerList.find((peer) => peer.id === status.leaderId)?.url;
+  return {
+    id: config.id,
+    url: config.advertise,
+    clusterId: config.clusterId,
+    state: parts.draining() ? 'draining' : status.state,
+    role: status.role,
+    term: status.term,
+    leader: status.leaderId,
+    leaderUrl: leaderUrl ?? null,
+    commitIndex: status.commitIndex,
+    appliedIndex: status.appliedIndex,
+    lastIndex: status.lastIndex,
+    ready: notReadyReason(parts) === null,
+    members: status.membership,
+    peers: peerList,
+    services: registry.names(),
+    pending: { commands: status.pendingCommands, queries: status.pendingQueries },
+    storageError: status.storageError ?? null,
+    uptimeMs: Date.now() - parts.startedAtMs,
+  };
+}
+
+function notReadyReason(parts: Parts): string | null {
+  const status = parts.raft.status();
+  if (parts.draining()) return 'the node is draining';
+  if (status.state !== 'running') return `the node is ${status.state}`;
+  if (status.leaderId === null) return 'no leader is known';
+  if (status.appliedIndex < status.commitIndex) {
+    return `applied index ${status.appliedIndex} is behind commit index ${status.commitIndex}`;
+  }
+  return null;
+}
+
+/** Starts a node; rejects (with the cause) when storage cannot open or the port cannot bind. */
+export async function startNode(
+  config: NodeConfig,
+  options: StartNodeOptions,
+): Promise<RunningNode> {
+  const { logger } = options;
+  const startedAtMs = Date.now();
+  const storage = await openStorage(config.dataDir);
+  const registry = new ServiceRegistry((options.services ?? defaultServices)(config));
+  const metrics = new NodeMetrics();
+  for (const service of registry.all()) service.registerMetrics?.(metrics.registry);
+  let draining = false;
+  const httpServer = createServer();
+  const transportLogger = logger.child({ component: 'transport' });
+  // A lone node has nobody to prove membership to: any secret will do.
+  const secret = config.secret ?? randomBytes(24).toString('hex');
+  const wiring: { clientHandler?: RequestHandler } = {};
+  const server: TransportServer = await createTransportServer({
+    server: httpServer,
+    logger: transportLogger,
+    maxFrameBytes: config.maxBodyBytes + ENVELOPE_SLACK_BYTES,
+    clients: {
+      nodeId: config.id,
+      ...(config.token === undefined ? {} : { authToken: config.token }),
+      // Requests that arrive before the node is wired up are told to retry.
+      handler: (request, session) =>
+        wiring.clientHandler === undefined
+          ? { ok: false, error: { code: 'UNAVAILABLE', message: 'the node is starting' } }
+          : wiring.clientHandler(request, session),
+    },
+  });
+  const peers = createPeerTransport({
+    nodeId: config.id,
+    clusterId: config.clusterId,
+    secret,
+    messageSchema: RaftMessageSchema,
+    server,
+    peers: config.peers,
+    logger: transportLogger,
+  });
+  const node = new RaftNode({
+    id: config.id,
+    peers: [config.id, ...Object.keys(config.peers)],
+    storage,
+    transport: peers,
+    stateMachines: registry.stateMachines(),
+    tickIntervalMs: config.tickMs,
+    electionTicks: config.electionTicks,
+    limits: {
+      maxCommandBytes: config.maxBodyBytes + ENVELOPE_SLACK_BYTES,
+      commandTimeoutMs: config.requestTimeoutMs,
+      queryTimeoutMs: config.requestTimeoutMs,
+    },
+  });
+  const operations = new Operations({
+    node,
+    metrics,
+    requestTimeoutMs: config.requestTimeoutMs,
+    accepting: () => !draining,
+  });
+  wiring.clientHandler = createClientHandler({ registry, operations });
+  const parts: Parts = {
+    config,
+    logger,
+    raft: node,
+    peers,
+    registry,
+    startedAtMs,
+    draining: () => draining,
+  };
+  metrics.attach({ node, server, peers });
+  watchNode({ node, metrics, logger, onFatal: options.onFatal });
+  const app = createApp({
+    registry,
+    operations,
+    metrics,
+    maxBodyBytes: config.maxBodyBytes,
+    token: config.token,
+    status: () => statusOf(parts),
+    notReadyReason: () => notReadyReason(parts),
+  });
+  const listener = getRequestListener(app.fetch);
+  httpServer.on('request', (request, response) => {
+    void listener(request, response);
+  });
+  const port = await listen(httpServer, config).catch(async (error: unknown) => {
+    await peers.close();
+    await server.close();
+    await storage.close();
+    throw error;
+  });
+  node.start();
+  logger.info(
+    {
+      url: config.advertise,
+      port,
+      dataDir: config.dataDir,
+      peers: config.peers,
+      services: registry.names(),
+    },
+    'node started',
+  );
+  if (Object.keys(config.peers).length > 0 && !server.secure) {
+    logger.warn({}, 'peer traffic is not TLS: between hosts, use TLS and a cluster secret');
+  }
+  let drained: Promise<void> | undefined;
+  return {
+    id: config.id,
+    port,
+    raft: node,
+    status: () => statusOf(parts),
+    drain: () => {
+      draining = true;
+      drained ??= drainNode({ ...parts, operations, httpServer, server, storage });
+      return drained;
+    },
+  };
+}
+
+function watchNode(input: {
+  node: RaftNode;
+  metrics: NodeMetrics;
+  logger: Logger;
+  onFatal: ((error: RaftError) => void) | undefined;
+}): void {
+  const { node, metrics, logger, onFatal } = input;
+  let leader: string | null = null;
+  node.on('sync', (event) => {
+    metrics.observeSync(event.durationMs / 1000);
+  });
+  node.on('role', (role) => {
+    const next = role.type === 'leader' ? node.id : role.type === 'follower' ? role.leaderId : null;
+    if (next !== null && next !== leader) {
+      metrics.leaderChanged();
+      logger.info({ leader: next, term: node.status().term }, 'leader changed');
+    }
+    if (next !== null) leader = next;
+    logger.debug({ role }, 'role changed');
+  });
+  node.on('fatal', (error) => {
+    logger.fatal(
+      { code: error.code, err: error },
+      'storage failed: this node acknowledges nothing more',
+    );
+    onFatal?.(error);
+  });
+}
+
+/** Waits until `done()` or `timeoutMs`, checking every few milliseconds. */
+async function waitFor(done: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
+
+async function handOverLeadership(parts: Parts): Promise<void> {
+  const { raft, peers, logger } = parts;
+  if (raft.status().role !== 'leader') return;
+  const successor = peers.peers().find((peer) => peer.status.type === 'connected');
+  if (successor === undefined) return;
+  const result = raft.transferLeadership(successor.id);
+  if (!result.ok) {
+    logger.warn({ result }, 'leadership transfer refused');
+    return;
+  }
+  const moved = await waitFor(() => raft.status().role !== 'leader', TRANSFER_WAIT_MS);
+  logger.info({ to: successor.id, moved }, 'leadership handed over before stopping');
+}
+
+async function drainNode(
+  parts: Parts & {
+    operations: Operations;
+    httpServer: Server;
+    server: TransportServer;
+    storage: FileStorage;
+  },
+): Promise<void> {
+  const { raft, logger, config, operations } = parts;
+  logger.info({}, 'draining: refusing new work');
+  if (raft.status().state === 'running') await handOverLeadership(parts);
+  await raft.stop({ drainTimeoutMs: config.drainTimeoutMs });
+  await waitFor(() => operations.inFlight === 0, config.drainTimeoutMs);
+  await parts.peers.close();
+  await parts.server.close();
+  parts.httpServer.closeIdleConnections();
+  await new Promise<void>((resolve) => {
+    parts.httpServer.close(() => {
+      resolve();
+    });
+    parts.httpServer.closeAllConnections();
+  });
+  try {
+    await parts.storage.sync();
+  } finally {
+    await parts.storage.close();
+  }
+  logger.info({}, 'drained and stopped');
+}
