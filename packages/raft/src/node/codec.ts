@@ -8,6 +8,8 @@ export interface CommandEnvelope {
   /** The client session; with `seq` it makes retries apply exactly once. */
   readonly clientId?: string;
   readonly seq?: number;
+  /** The lowest seq the client still awaits; absent means `seq` (see `CommandOptions`). */
+  readonly lowestUnackedSeq?: number;
   /** A node-unique id that lets the proposing node find its waiter for a session-less command. */
   readonly ref?: string;
   /** The proposer's clock when proposing; made monotonic across leaders on apply. */
@@ -51,6 +53,10 @@ function checkEnvelope(value: unknown): CommandEnvelope {
   }
   if (seq !== undefined && !Number.isSafeInteger(seq)) {
     throw new TypeError('envelope.seq is not a safe integer');
+  }
+  const lowest = envelope.lowestUnackedSeq;
+  if (lowest !== undefined && (seq === undefined || !Number.isSafeInteger(lowest))) {
+    throw new TypeError('envelope.lowestUnackedSeq is not a safe integer given with seq');
   }
   const ref = envelope.ref;
   if (ref !== undefined && typeof ref !== 'string')

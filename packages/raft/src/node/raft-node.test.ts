@@ -174,6 +174,49 @@ describe('RaftNode in a three-node cluster', () => {
     expect(stale).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
   });
 
+  it('lets one client keep many commands in flight and answers each retry from its own result', async () => {
+    const c = startCluster();
+    const leader = await c.waitForLeader();
+    const follower = followers(c, leader)[0]!;
+    const clientId = 'multiplexer';
+    // Seqs 1..20 in flight at once, issued in reverse so later seqs may apply first; the client
+    // has acknowledged nothing yet, so every result stays retrievable.
+    const seqs = Array.from({ length: 20 }, (_, i) => 20 - i);
+    const results = await Promise.all(
+      seqs.map((seq) =>
+        leader.command('counter', { op: 'add', by: 1 }, { clientId, seq, lowestUnackedSeq: 1 }),
+      ),
+    );
+    expect(results.every((result) => result.ok)).toBe(true);
+    const values = results.map((result) => (result.ok ? (result.value as number) : -1));
+    expect(new Set(values).size).toBe(20);
+    // Retrying any of them, on another node, returns that command's own result, not the latest.
+    const retries = await Promise.all(
+      seqs.map((seq) =>
+        follower.command('counter', { op: 'add', by: 1 }, { clientId, seq, lowestUnackedSeq: 1 }),
+      ),
+    );
+    expect(retries).toEqual(results);
+    // Acknowledging up to 15 forgets 1..14: their retries are refused, never applied again.
+    await leader.command(
+      'counter',
+      { op: 'add', by: 1 },
+      { clientId, seq: 21, lowestUnackedSeq: 15 },
+    );
+    const forgotten = await leader.command(
+      'counter',
+      { op: 'add', by: 1 },
+      { clientId, seq: 3, lowestUnackedSeq: 3 },
+    );
+    expect(forgotten).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+    const kept = await leader.command('counter', { op: 'add', by: 1 }, { clientId, seq: 16 });
+    expect(kept).toEqual(results[seqs.indexOf(16)]);
+    for (const node of c.nodes) {
+      await node.query('counter', { op: 'get' });
+      expect(replica(node).counter.applies).toBe(21);
+    }
+  });
+
   it('serves a linearizable query after a write on the leader and on a follower', async () => {
     const c = startCluster();
     const leader = await c.waitForLeader();

@@ -37,8 +37,14 @@ import type { Scheduler } from './scheduler.js';
 export interface CommandOptions {
   /** The client session; give `seq` too. Retries with the same pair apply exactly once. */
   readonly clientId?: string;
-  /** Strictly increasing per client; one command per `seq`. */
+  /** Unique per client and increasing; one command per `seq`. */
   readonly seq?: number;
+  /**
+   * The lowest seq this client still awaits an answer for (Raft dissertation 6.3). Results below
+   * it are forgotten and a command below it is refused as stale. Defaults to `seq`: one command
+   * in flight at a time. A client that multiplexes passes its oldest outstanding seq.
+   */
+  readonly lowestUnackedSeq?: number;
   /** Overrides `limits.commandTimeoutMs`. */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
@@ -384,7 +390,12 @@ export class RaftNode {
     const timeMs = this.#scheduler.nowMs();
     const { clientId, seq } = options;
     if (clientId !== undefined && seq !== undefined) {
-      return { envelope: { sm, clientId, seq, timeMs, command }, key: sessionKey(clientId, seq) };
+      const { lowestUnackedSeq } = options;
+      const envelope: CommandEnvelope =
+        lowestUnackedSeq === undefined || lowestUnackedSeq >= seq
+          ? { sm, clientId, seq, timeMs, command }
+          : { sm, clientId, seq, lowestUnackedSeq, timeMs, command };
+      return { envelope, key: sessionKey(clientId, seq) };
     }
     const ref = this.#nextRef();
     return { envelope: { sm, ref, timeMs, command }, key: refKey(ref) };
@@ -403,6 +414,16 @@ export class RaftNode {
     if (seq !== undefined && (!Number.isSafeInteger(seq) || seq < 0)) {
       return failure('BAD_REQUEST', `seq must be a non-negative integer (got ${seq})`);
     }
+    const { lowestUnackedSeq } = options;
+    if (
+      lowestUnackedSeq !== undefined &&
+      (seq === undefined || !Number.isSafeInteger(lowestUnackedSeq) || lowestUnackedSeq < 0)
+    ) {
+      return failure(
+        'BAD_REQUEST',
+        `lowestUnackedSeq must be a non-negative integer given with seq (got ${lowestUnackedSeq})`,
+      );
+    }
     const timeout = checkTimeout(options.timeoutMs);
     if (timeout !== undefined) return timeout;
     if (options.signal?.aborted === true) return failure('ABORTED', 'the signal was aborted');
@@ -413,7 +434,7 @@ export class RaftNode {
       if (seen.kind === 'stale') {
         return failure(
           'BAD_REQUEST',
-          `seq ${seq} is older than client ${clientId}'s last seq ${seen.lastSeq}`,
+          `seq ${seq} is below client ${clientId}'s lowest unacknowledged seq ${seen.floor}`,
         );
       }
     }

@@ -99,12 +99,18 @@ export class StateMachineRegistry {
       return {
         key,
         result: badRequest(
-          `seq ${seq} of client ${clientId} is older than its last seq ${seen.lastSeq}`,
+          `seq ${seq} of client ${clientId} is below its lowest unacknowledged seq ${seen.floor}`,
         ),
       };
     }
     const result = this.#run(entry, envelope, timeMs);
-    this.#sessions.record({ clientId, seq, result, timeMs });
+    this.#sessions.record({
+      clientId,
+      seq,
+      result,
+      timeMs,
+      lowestUnackedSeq: envelope.lowestUnackedSeq,
+    });
     return { key, result };
   }
 
@@ -131,7 +137,7 @@ export class StateMachineRegistry {
       bytes: machine.snapshot(),
     }));
     const header: SnapshotHeader = {
-      format: 1,
+      format: 2,
       lastTimeMs: this.#lastTimeMs,
       sessions: this.#sessions.list(),
       machines: parts.map((part) => ({ name: part.name, length: part.bytes.byteLength })),
@@ -177,13 +183,13 @@ const AppliedResultSchema = z.union([
 ]);
 
 const SnapshotHeaderSchema = z.object({
-  format: z.literal(1),
+  format: z.literal(2),
   lastTimeMs: z.number(),
   sessions: z.array(
     z.object({
       clientId: z.string(),
-      seq: z.number().int(),
-      result: AppliedResultSchema,
+      floor: z.number().int().nonnegative(),
+      results: z.array(z.tuple([z.number().int().nonnegative(), AppliedResultSchema])),
       timeMs: z.number(),
     }),
   ),
