@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   connect,
   silentLogger,
@@ -81,6 +81,40 @@ describe('client round trips', () => {
     );
     expect(values).toEqual(Array.from({ length: 200 }, (_, index) => index));
     expect([...seqs].sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+  });
+
+  it('tells the server the oldest command still awaiting an answer (lowestUnackedSeq)', async () => {
+    const seen: { seq: number; lowest: number | undefined }[] = [];
+    let releaseFirst: (() => void) | undefined;
+    const node = await server({
+      clients: {
+        handler: (request) => {
+          if (request.kind !== 'command') return { ok: true, value: null };
+          seen.push({ seq: request.seq, lowest: request.lowestUnackedSeq });
+          if (request.seq !== 1) return { ok: true, value: request.seq };
+          // Hold the first command so the later ones are sent while it is still unanswered.
+          return new Promise<HandlerResponse>((resolve) => {
+            releaseFirst = () => {
+              resolve({ ok: true, value: 1 });
+            };
+          });
+        },
+      },
+    });
+    const connection = await client(node.url);
+    const first = connection.command('kv', 'first');
+    await vi.waitFor(() => {
+      expect(releaseFirst).toBeDefined();
+    });
+    await expect(connection.command('kv', 'second')).resolves.toBe(2);
+    releaseFirst?.();
+    await expect(first).resolves.toBe(1);
+    await expect(connection.command('kv', 'third')).resolves.toBe(3);
+    expect(seen).toEqual([
+      { seq: 1, lowest: 1 },
+      { seq: 2, lowest: 1 },
+      { seq: 3, lowest: 3 },
+    ]);
   });
 
   it('passes application error codes through as RemoteError and ours as TransportError', async () => {

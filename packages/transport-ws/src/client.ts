@@ -389,6 +389,15 @@ class WsClusterConnection implements ClusterConnection {
     });
   }
 
+  /** The oldest command seq still awaiting an answer; the server keeps results from it on. */
+  private lowestUnackedSeq(): number {
+    let lowest = this.nextSeq;
+    for (const pending of this.pending.values()) {
+      if (pending.kind === 'command' && pending.seq < lowest) lowest = pending.seq;
+    }
+    return lowest;
+  }
+
   private trySend(pending: Pending): void {
     pending.retryTimer = undefined;
     const channel = this.channel;
@@ -403,6 +412,7 @@ class WsClusterConnection implements ClusterConnection {
         payload: pending.payload,
         clientId: this.clientId,
         seq: pending.seq,
+        ...(pending.kind === 'command' ? { lowestUnackedSeq: this.lowestUnackedSeq() } : {}),
         timeoutMs: Math.max(1, pending.deadlineMs - Date.now()),
       });
     } catch (error) {

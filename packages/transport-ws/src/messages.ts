@@ -87,6 +87,11 @@ const requestBase = {
   clientId: Id,
   /** Per-command sequence number; a retry reuses it so the server applies the command once. */
   seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  /**
+   * The oldest command seq this client still awaits an answer for: the server may forget the
+   * results of lower seqs (Raft dissertation 6.3). Absent: the client has nothing older in flight.
+   */
+  lowestUnackedSeq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
   timeoutMs: z.number().int().positive().max(2_147_483_647),
 };
 const ServiceName = z.string().min(1).max(128);
