@@ -12,6 +12,11 @@ export interface PendingRead {
   readonly acks: Set<NodeId>;
 }
 
+/**
+ * The queue is bounded by time rather than by count: every heartbeat round answered by a quorum
+ * empties it, and a leader that cannot reach a quorum steps down (check-quorum) within an
+ * election timeout, which drops it. Hosts bound the request rate on their side.
+ */
 export class ReadOnly {
   private readonly pending = new Map<string, PendingRead>();
   /** Contexts in arrival order: an ack for one read confirms every read that came before it. */
