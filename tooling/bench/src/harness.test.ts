@@ -77,7 +77,7 @@ describe('report formatting', () => {
       rows: [
         { metric: 'put ops/s', unit: 'ops/s', better: 'higher', values: { ours: 300, etcd: 100 } },
       ],
-      ours: 'ours',
+      ours: ['ours'],
       peers: ['etcd'],
     });
     expect(table.split('\n')).toEqual([
@@ -85,6 +85,20 @@ describe('report formatting', () => {
       '| --- | ---: | ---: | ---: |',
       '| put ops/s | 300 | 100 | 3.00x (better) |',
     ]);
+  });
+
+  it('gives every pair of our client paths and peers a ratio column', () => {
+    const table = markdownTable({
+      rows: [
+        { metric: 'p99 ms', unit: 'ms', better: 'lower', values: { rest: 2, ws: 1, etcd: 4 } },
+      ],
+      ours: ['rest', 'ws'],
+      peers: ['etcd'],
+    });
+    expect(table.split('\n')[0]).toBe('| metric | rest | ws | etcd | rest / etcd | ws / etcd |');
+    expect(table.split('\n')[2]).toBe(
+      '| p99 ms | 2.00 | 1.00 | 4.00 | 0.500x (better) | 0.250x (better) |',
+    );
   });
 
   it('takes the median of odd and even lists', () => {

@@ -44,14 +44,18 @@ export function formatRatio(options: {
   return `${text}x ${oursBetter ? '(better)' : '(worse)'}`;
 }
 
-/** A markdown table: metric, each system, then one ratio column per peer. */
+/**
+ * A markdown table: metric, each of our columns (one per client path), each peer, then one
+ * ratio column per pair of ours and peer.
+ */
 export function markdownTable(options: {
   rows: readonly Row[];
-  ours: string;
+  ours: readonly string[];
   peers: readonly string[];
 }): string {
   const { rows, ours, peers } = options;
-  const header = ['metric', ours, ...peers, ...peers.map((peer) => `${ours} / ${peer}`)];
+  const pairs = ours.flatMap((our) => peers.map((peer) => ({ our, peer })));
+  const header = ['metric', ...ours, ...peers, ...pairs.map(({ our, peer }) => `${our} / ${peer}`)];
   const lines = [
     `| ${header.join(' | ')} |`,
     `| ${header.map((_, index) => (index === 0 ? '---' : '---:')).join(' | ')} |`,
@@ -59,10 +63,9 @@ export function markdownTable(options: {
   for (const row of rows) {
     const cells = [
       row.metric,
-      formatValue(row.values[ours], row.unit),
-      ...peers.map((peer) => formatValue(row.values[peer], row.unit)),
-      ...peers.map((peer) =>
-        formatRatio({ ours: row.values[ours], peer: row.values[peer], better: row.better }),
+      ...[...ours, ...peers].map((name) => formatValue(row.values[name], row.unit)),
+      ...pairs.map(({ our, peer }) =>
+        formatRatio({ ours: row.values[our], peer: row.values[peer], better: row.better }),
       ),
     ];
     lines.push(`| ${cells.join(' | ')} |`);

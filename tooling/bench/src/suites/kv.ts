@@ -8,7 +8,7 @@ import { HttpClients } from '../harness/http.js';
 import { runClosedLoop, type ClosedLoopResult } from '../harness/load.js';
 import { median } from '../harness/report.js';
 import { sampleRssPeaks, treeRssMiB } from '../harness/rss.js';
-import type { KvCluster, KvSystem, Skip } from '../systems/types.js';
+import type { KvClientPath, KvCluster, KvSystem, Skip } from '../systems/types.js';
 
 export interface KvSuiteOptions {
   readonly concurrency: readonly number[];
@@ -36,6 +36,16 @@ export interface KvSystemResult {
   gets: ClosedLoopResult[];
   failoverMs: number[];
   failoverErrors: string[];
+  /** Other client paths to the same cluster (puts and gets only). */
+  otherPaths: KvPathResult[];
+}
+
+export interface KvPathResult {
+  readonly name: string;
+  readonly description: string;
+  puts: ClosedLoopResult[];
+  gets: ClosedLoopResult[];
+  error?: string;
 }
 
 const START_TIMEOUT_MS = 60_000;
@@ -61,6 +71,7 @@ export async function runKvSystem(
     gets: [],
     failoverMs: [],
     failoverErrors: [],
+    otherPaths: [],
   };
   const skip = system.unavailable();
   if (skip !== undefined) {
@@ -123,37 +134,78 @@ async function measureLoad(
   const { options, result, name } = context;
   const value = 'v'.repeat(options.valueBytes);
   const peaks = sampleRssPeaks(cluster.pids().filter((pid) => pid !== undefined));
-  const put = (client: number, sequence: number): Promise<void> =>
-    cluster.put({
-      node: client % cluster.nodeCount,
-      key: keyOf((client * 7919 + sequence) % options.keySpace),
-      value,
-    });
-  const get = async (client: number, sequence: number): Promise<void> => {
-    const key = keyOf((client * 7919 + sequence * 31) % options.keySpace);
-    const read = await cluster.get({ node: client % cluster.nodeCount, key });
-    if (read === undefined) throw new Error(`${key} missing after the preload`);
+  try {
+    const main: LoadPath = {
+      put: (client, key) => cluster.put({ node: client % cluster.nodeCount, key, value }),
+      get: (client, key) => cluster.get({ node: client % cluster.nodeCount, key }),
+    };
+    const runs = await putsThenGets({ path: main, label: name, options, preload: true });
+    result.puts = runs.puts;
+    result.gets = runs.gets;
+    const others = (await cluster.openOtherPaths?.()) ?? [];
+    for (const other of others) result.otherPaths.push(await measureOtherPath(other, options));
+  } finally {
+    result.loadRssMiB = peaks.stop();
+  }
+}
+
+interface LoadPath {
+  put(client: number, key: string): Promise<void>;
+  get(client: number, key: string): Promise<string | undefined>;
+}
+
+async function measureOtherPath(
+  other: KvClientPath,
+  options: KvSuiteOptions,
+): Promise<KvPathResult> {
+  const value = 'w'.repeat(options.valueBytes);
+  const path: LoadPath = {
+    put: (client, key) => other.put({ client, key, value }),
+    get: (client, key) => other.get({ client, key }),
   };
   try {
-    for (const concurrency of options.concurrency) {
-      result.puts.push(
-        await loadLevel({ name: `${name} put`, concurrency, operation: put, options }),
-      );
-    }
+    const runs = await putsThenGets({ path, label: other.name, options, preload: false });
+    return { name: other.name, description: other.description, ...runs };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    options.log(`${other.name}: FAILED: ${message}`);
+    return { name: other.name, description: other.description, puts: [], gets: [], error: message };
+  } finally {
+    await other.close();
+  }
+}
+
+async function putsThenGets(input: {
+  path: LoadPath;
+  label: string;
+  options: KvSuiteOptions;
+  preload: boolean;
+}): Promise<{ puts: ClosedLoopResult[]; gets: ClosedLoopResult[] }> {
+  const { path, label, options } = input;
+  const put = (client: number, sequence: number): Promise<void> =>
+    path.put(client, keyOf((client * 7919 + sequence) % options.keySpace));
+  const get = async (client: number, sequence: number): Promise<void> => {
+    const key = keyOf((client * 7919 + sequence * 31) % options.keySpace);
+    if ((await path.get(client, key)) === undefined)
+      throw new Error(`${key} missing after the preload`);
+  };
+  const puts: ClosedLoopResult[] = [];
+  const gets: ClosedLoopResult[] = [];
+  for (const concurrency of options.concurrency) {
+    puts.push(await loadLevel({ name: `${label} put`, concurrency, operation: put, options }));
+  }
+  if (input.preload) {
     // Every key of the key space exists before the reads, so each get returns a value.
     await forEachBounded({
       count: options.keySpace,
       concurrency: 16,
-      task: (index) => cluster.put({ node: index % cluster.nodeCount, key: keyOf(index), value }),
+      task: (index) => path.put(index, keyOf(index)),
     });
-    for (const concurrency of options.concurrency) {
-      result.gets.push(
-        await loadLevel({ name: `${name} get`, concurrency, operation: get, options }),
-      );
-    }
-  } finally {
-    result.loadRssMiB = peaks.stop();
   }
+  for (const concurrency of options.concurrency) {
+    gets.push(await loadLevel({ name: `${label} get`, concurrency, operation: get, options }));
+  }
+  return { puts, gets };
 }
 
 async function loadLevel(level: {

@@ -11,6 +11,24 @@ import { kvNotes, kvRows } from './kv-report.js';
 export const KV_VALUE_BYTES = 100;
 export const KV_KEY_SPACE = 1000;
 
+/** Each other client path of a system becomes a column of its own (puts and gets only). */
+function withOtherPaths(results: readonly KvSystemResult[]): KvSystemResult[] {
+  return results.flatMap((result) => [
+    result,
+    ...result.otherPaths.map((path): KvSystemResult => ({
+      name: path.name,
+      description: path.description,
+      status: path.error === undefined ? 'ran' : 'failed',
+      ...(path.error === undefined ? {} : { error: path.error }),
+      puts: path.puts,
+      gets: path.gets,
+      failoverMs: [],
+      failoverErrors: [],
+      otherPaths: [],
+    })),
+  ]);
+}
+
 export interface SuiteOutput {
   readonly markdown: string;
   readonly resultsPath: string;
@@ -42,8 +60,10 @@ export async function runKvSuite(options: {
   // One system at a time: they share the machine's cores and disk.
   for (const system of systems) results.push(await runKvSystem(system, suiteOptions));
 
-  const rows = kvRows(results, bench.concurrency);
-  const peers = results.map((result) => result.name).filter((name) => name !== 'distsync');
+  const columns = withOtherPaths(results);
+  const rows = kvRows(columns, bench.concurrency);
+  const ours = columns.map((column) => column.name).filter((name) => name.startsWith('distsync'));
+  const peers = columns.map((column) => column.name).filter((name) => !ours.includes(name));
   const markdown = [
     `## kv: distsync side by side with ${peers.join(', ') || 'no peer'}`,
     '',
@@ -52,9 +72,9 @@ export async function runKvSuite(options: {
       `round-robin over the three nodes, ${bench.durationMs} ms per level after ${bench.warmupMs} ms warm-up` +
       (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
     '',
-    markdownTable({ rows, ours: 'distsync', peers }),
+    markdownTable({ rows, ours, peers }),
     '',
-    ...kvNotes(results),
+    ...kvNotes(columns),
   ].join('\n');
   const resultsPath = writeResults({
     dir: options.resultsDir,

@@ -10,7 +10,8 @@ import type { HttpClients } from '../harness/http.js';
 import { freePorts } from '../harness/ports.js';
 import { waitUntil } from '../harness/wait.js';
 import { BenchError } from '../errors.js';
-import type { KvCluster, KvSystem, Skip } from './types.js';
+import { connect, type ClusterConnection } from '@distsync/transport-ws';
+import type { KvClientPath, KvCluster, KvSystem, Skip } from './types.js';
 
 export const DISTSYNC_BUILD_COMMAND = 'pnpm --filter @distsync/node... build';
 
@@ -108,6 +109,23 @@ class DistsyncCluster implements KvCluster {
     return typeof parsed.value === 'string' ? parsed.value : JSON.stringify(parsed.value);
   }
 
+  /**
+   * The WebSocket client path: one `connect()` per node given that node as its first endpoint
+   * (the client follows NOT_LEADER redirects itself), clients spread over them as over HTTP;
+   * requests are multiplexed over each connection.
+   */
+  async openOtherPaths(): Promise<KvClientPath[]> {
+    const endpoints = this.#processes.specs.map((spec) => spec.origin.replace(/^http:/, 'ws:'));
+    const connections = await Promise.all(
+      endpoints.map((_, index) =>
+        connect([...endpoints.slice(index), ...endpoints.slice(0, index)], {
+          maxPendingRequests: 4096,
+        }),
+      ),
+    );
+    return [wsPath(connections)];
+  }
+
   async #status(node: number): Promise<{ id?: string; role?: string; leader?: string | null }> {
     const response = await this.#clients.request({
       origin: this.#origin(node),
@@ -168,10 +186,42 @@ class DistsyncCluster implements KvCluster {
   }
 }
 
+function wsPath(connections: readonly ClusterConnection[]): KvClientPath {
+  const pick = (client: number): ClusterConnection => connections[client % connections.length]!;
+  return {
+    name: 'distsync-ws',
+    description:
+      'the same distsync cluster through @distsync/transport-ws `connect()` (WebSocket, ' +
+      'msgpack frames, requests multiplexed over one connection per node): kv command put, ' +
+      'kv query get (linearizable)',
+    async put(request) {
+      await pick(request.client).command('kv', {
+        op: 'put',
+        key: request.key,
+        value: request.value,
+      });
+    },
+    async get(request) {
+      const result = (await pick(request.client).query('kv', { op: 'get', key: request.key })) as {
+        value?: unknown;
+      } | null;
+      const value = result?.value;
+      return value === undefined
+        ? undefined
+        : typeof value === 'string'
+          ? value
+          : JSON.stringify(value);
+    },
+    async close() {
+      await Promise.all(connections.map((connection) => connection.close()));
+    },
+  };
+}
+
 export const distsyncSystem: KvSystem = {
   name: 'distsync',
   description:
-    'distsync three nodes from apps/node/dist/cli.js, defaults (tick 50 ms, election 10 ticks), ' +
+    'distsync three nodes from apps/node/dist/cli.js, defaults (tick 50 ms, election timeout 10 ticks drawn in [10, 20): 500-1000 ms), ' +
     'FileStorage (fdatasync before acknowledging); client: HTTP/1.1 keep-alive JSON to the ' +
     'REST API v1 (PUT and GET /v1/kv/{key}, GET linearizable)',
   unavailable(): Skip | undefined {

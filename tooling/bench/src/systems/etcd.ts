@@ -154,7 +154,7 @@ class EtcdCluster implements KvCluster {
 export const etcdSystem: KvSystem = {
   name: 'etcd',
   description:
-    `etcd three nodes, defaults (heartbeat ${ETCD_HEARTBEAT_MS} ms, election ${ETCD_ELECTION_MS} ms, ` +
+    `etcd three nodes, defaults (heartbeat ${ETCD_HEARTBEAT_MS} ms, election timeout ${ETCD_ELECTION_MS} ms drawn in [1x, 2x), ` +
     'fsync per commit); client: HTTP/1.1 keep-alive JSON to the gRPC gateway ' +
     '(/v3/kv/put, /v3/kv/range serializable=false), values base64 in JSON',
   unavailable(): Skip | undefined {

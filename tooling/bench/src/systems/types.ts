@@ -18,8 +18,23 @@ export interface KvSystem {
   launch(options: { clients: HttpClients }): Promise<KvCluster>;
 }
 
+/**
+ * A second way to reach the same cluster (distsync's WebSocket client next to its REST API),
+ * measured with the same put and get load but not for failover, start time or memory.
+ */
+export interface KvClientPath {
+  /** Column name: `distsync-ws`. */
+  readonly name: string;
+  readonly description: string;
+  put(request: { client: number; key: string; value: string }): Promise<void>;
+  get(request: { client: number; key: string }): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
 export interface KvCluster {
   readonly nodeCount: number;
+  /** Opens the other client paths, if the system has any; called once the cluster is ready. */
+  openOtherPaths?(): Promise<KvClientPath[]>;
   /** Pid per node, undefined while a node is down. */
   pids(): (number | undefined)[];
   /** Resolves once committed; throws on any failure (the load loop counts it). */
