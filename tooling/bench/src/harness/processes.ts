@@ -1,6 +1,7 @@
 // Child processes the bench starts (cluster nodes), each in its own process group, with
 // cleanup that runs however the bench ends: normal exit, a thrown error, SIGINT or SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,44 @@ interface Entry {
   alive: boolean;
 }
 
+/**
+ * The watchdog: a small detached process that reads `+pid N`, `-pid N`, `+dir P`, `-dir P`
+ * lines on stdin and, when stdin closes (the bench ended in any way, even by SIGKILL, as tsx
+ * does to a child that is slow to answer a Ctrl-C), kills the process groups and removes the
+ * dirs still listed. Signal handlers alone cannot promise that.
+ */
+const WATCHDOG_SCRIPT = `
+const groups = new Set(); const dirs = new Set(); let buffer = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  buffer += chunk;
+  for (let at = buffer.indexOf('\\n'); at >= 0; at = buffer.indexOf('\\n')) {
+    const line = buffer.slice(0, at); buffer = buffer.slice(at + 1);
+    const set = line.slice(1, 4) === 'pid' ? groups : dirs; const value = line.slice(5);
+    if (line[0] === '+') set.add(value); else set.delete(value);
+  }
+});
+process.stdin.on('end', () => {
+  for (const pid of groups) { try { process.kill(-Number(pid), 'SIGKILL'); } catch {} }
+  for (const dir of dirs) { try { require('node:fs').rmSync(dir, { recursive: true, force: true }); } catch {} }
+  process.exit(0);
+});`;
+
+let watchdog: ChildProcess | undefined;
+
+function tellWatchdog(line: string): void {
+  if (watchdog === undefined) {
+    watchdog = spawn(process.execPath, ['-e', WATCHDOG_SCRIPT], {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    watchdog.unref();
+    (watchdog.stdin as Socket | null)?.unref();
+    watchdog.stdin?.on('error', () => undefined);
+  }
+  watchdog.stdin?.write(`${line}\n`);
+}
+
 const running = new Map<number, Entry>();
 const tempDirs = new Set<string>();
 let handlersInstalled = false;
@@ -50,9 +89,13 @@ function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
 export function cleanupAll(): void {
   for (const entry of running.values()) {
     if (entry.alive) signalGroup(entry.process.pid, 'SIGKILL');
+    tellWatchdog(`-pid ${entry.process.pid}`);
   }
   running.clear();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  for (const dir of tempDirs) {
+    rmSync(dir, { recursive: true, force: true });
+    tellWatchdog(`-dir ${dir}`);
+  }
   tempDirs.clear();
 }
 
@@ -91,12 +134,14 @@ export function makeTempDir(prefix: string): string {
   installExitHandler();
   const dir = mkdtempSync(join(tmpdir(), `distsync-bench-${prefix}-`));
   tempDirs.add(dir);
+  tellWatchdog(`+dir ${dir}`);
   return dir;
 }
 
 export function removeTempDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   tempDirs.delete(dir);
+  tellWatchdog(`-dir ${dir}`);
 }
 
 /** Starts a process as the leader of its own process group, so a kill reaches its children. */
@@ -117,6 +162,9 @@ export function startProcess(options: StartProcessOptions): ManagedProcess {
       const entry = running.get(pid);
       if (entry !== undefined) entry.alive = false;
       running.delete(pid);
+      // Children that outlived their group leader go with it; then the watchdog forgets it.
+      signalGroup(pid, 'SIGKILL');
+      tellWatchdog(`-pid ${pid}`);
       resolve(code ?? signal ?? 'unknown');
     });
     child.once('error', (error) => {
@@ -132,6 +180,7 @@ export function startProcess(options: StartProcessOptions): ManagedProcess {
     isAlive: () => running.get(pid)?.alive === true,
   };
   running.set(pid, { process: managed, child, alive: true });
+  tellWatchdog(`+pid ${pid}`);
   return managed;
 }
 
