@@ -127,7 +127,9 @@ describe('a three-node cluster of processes', () => {
     );
     expect(acknowledged.size).toBeGreaterThan(0);
     for (const member of cluster.members) member.process?.child.kill('SIGKILL');
-    await Promise.all(cluster.members.map((member) => member.process?.exited));
+    await Promise.all(
+      cluster.members.map((member) => member.process?.exited ?? Promise.resolve(0)),
+    );
     cluster.startAll();
     const leader = await cluster.waitForLeader({ timeoutMs: 20_000 });
     const url = cluster.member(leader.id).url;
