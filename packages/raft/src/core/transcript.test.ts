@@ -2,7 +2,6 @@
 // is a script of commands, each followed by `----` and the trace it must produce. The test
 // replays the script against a TestNetwork and compares the whole transcript as text, so a
 // protocol change shows up as a readable diff. Run with UPDATE_TRANSCRIPTS=1 to rewrite them.
-// eslint-disable-next-line no-restricted-imports -- a test reading its fixtures; the core stays sans-I/O
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { RaftMessage, StepResult } from '@distsync/raft';
@@ -225,7 +224,6 @@ describe('transcripts', () => {
     const path = new URL(name, directory);
     const text = readFileSync(path, 'utf8');
     const actual = transcript(text);
-    // eslint-disable-next-line no-restricted-globals -- test-only switch that rewrites the fixtures
     if (process.env.UPDATE_TRANSCRIPTS === '1') writeFileSync(path, actual);
     expect(actual).toBe(text);
   });
