@@ -38,8 +38,11 @@ case "$job" in
       pnpm run build
       exec pnpm --filter @distsync/demo start
     elif [ -f apps/node/package.json ]; then
-      pnpm run build
-      exec pnpm --filter @distsync/node exec distsync cluster up
+      echo "› building the server and the packages it uses"
+      pnpm --filter "@distsync/node..." run build
+      # Plain node on the built CLI: Ctrl-C reaches it directly and every node drains cleanly.
+      # Data lives in ./.distsync/ and is reused by the next run; ports 7401-7403.
+      exec node apps/node/dist/cli.js cluster up
     else
       echo "The main job (an embedded three-node cluster with the demo) is not built yet:"
       echo "it arrives with the server (apps/node) and demo (apps/demo) issues."
