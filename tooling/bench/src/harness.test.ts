@@ -101,6 +101,24 @@ describe('report formatting', () => {
     );
   });
 
+  it('shows only the ratio columns it is given when pairs are named', () => {
+    const table = markdownTable({
+      rows: [
+        { metric: 'ops/s', unit: 'ops/s', better: 'higher', values: { a: 2, b: 4, c: 1, d: 2 } },
+      ],
+      ours: ['a', 'b'],
+      peers: ['c', 'd'],
+      pairs: [
+        { our: 'a', peer: 'c' },
+        { our: 'b', peer: 'd' },
+      ],
+    });
+    expect(table.split('\n')[0]).toBe('| metric | a | b | c | d | a / c | b / d |');
+    expect(table.split('\n')[2]).toBe(
+      '| ops/s | 2 | 4 | 1 | 2 | 2.00x (better) | 2.00x (better) |',
+    );
+  });
+
   it('takes the median of odd and even lists', () => {
     expect(median([5, 1, 3])).toBe(3);
     expect(median([4, 1, 3, 2])).toBe(2.5);

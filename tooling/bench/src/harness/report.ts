@@ -52,9 +52,11 @@ export function markdownTable(options: {
   rows: readonly Row[];
   ours: readonly string[];
   peers: readonly string[];
+  /** The ratio columns; every pair of ours and peer by default. */
+  pairs?: readonly { our: string; peer: string }[];
 }): string {
   const { rows, ours, peers } = options;
-  const pairs = ours.flatMap((our) => peers.map((peer) => ({ our, peer })));
+  const pairs = options.pairs ?? ours.flatMap((our) => peers.map((peer) => ({ our, peer })));
   const header = ['metric', ...ours, ...peers, ...pairs.map(({ our, peer }) => `${our} / ${peer}`)];
   const lines = [
     `| ${header.join(' | ')} |`,

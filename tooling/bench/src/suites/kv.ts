@@ -8,7 +8,7 @@ import { HttpClients } from '../harness/http.js';
 import { runClosedLoop, type ClosedLoopResult } from '../harness/load.js';
 import { median } from '../harness/report.js';
 import { sampleRssPeaks, treeRssMiB } from '../harness/rss.js';
-import type { KvClientPath, KvCluster, KvSystem, Skip } from '../systems/types.js';
+import type { ClientKind, KvClientPath, KvCluster, KvSystem, Skip } from '../systems/types.js';
 
 export interface KvSuiteOptions {
   readonly concurrency: readonly number[];
@@ -26,6 +26,7 @@ export interface KvSuiteOptions {
 export interface KvSystemResult {
   readonly name: string;
   readonly description: string;
+  readonly kind: ClientKind;
   status: 'ran' | 'skipped' | 'failed';
   skip?: Skip;
   error?: string;
@@ -43,6 +44,7 @@ export interface KvSystemResult {
 export interface KvPathResult {
   readonly name: string;
   readonly description: string;
+  readonly kind: ClientKind;
   puts: ClosedLoopResult[];
   gets: ClosedLoopResult[];
   error?: string;
@@ -66,6 +68,7 @@ export async function runKvSystem(
   const result: KvSystemResult = {
     name: system.name,
     description: system.description,
+    kind: 'http',
     status: 'ran',
     puts: [],
     gets: [],
@@ -165,11 +168,18 @@ async function measureOtherPath(
   };
   try {
     const runs = await putsThenGets({ path, label: other.name, options, preload: false });
-    return { name: other.name, description: other.description, ...runs };
+    return { name: other.name, description: other.description, kind: other.kind, ...runs };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     options.log(`${other.name}: FAILED: ${message}`);
-    return { name: other.name, description: other.description, puts: [], gets: [], error: message };
+    return {
+      name: other.name,
+      description: other.description,
+      kind: other.kind,
+      puts: [],
+      gets: [],
+      error: message,
+    };
   } finally {
     await other.close();
   }

@@ -18,6 +18,7 @@ function withOtherPaths(results: readonly KvSystemResult[]): KvSystemResult[] {
     ...result.otherPaths.map((path): KvSystemResult => ({
       name: path.name,
       description: path.description,
+      kind: path.kind,
       status: path.error === undefined ? 'ran' : 'failed',
       ...(path.error === undefined ? {} : { error: path.error }),
       puts: path.puts,
@@ -64,6 +65,11 @@ export async function runKvSuite(options: {
   const rows = kvRows(columns, bench.concurrency);
   const ours = columns.map((column) => column.name).filter((name) => name.startsWith('distsync'));
   const peers = columns.map((column) => column.name).filter((name) => !ours.includes(name));
+  // Ratios compare like with like: HTTP/JSON against HTTP/JSON, native client against native.
+  const kindOf = new Map(columns.map((column) => [column.name, column.kind]));
+  const pairs = ours.flatMap((our) =>
+    peers.filter((peer) => kindOf.get(peer) === kindOf.get(our)).map((peer) => ({ our, peer })),
+  );
   const markdown = [
     `## kv: distsync side by side with ${peers.join(', ') || 'no peer'}`,
     '',
@@ -72,7 +78,7 @@ export async function runKvSuite(options: {
       `round-robin over the three nodes, ${bench.durationMs} ms per level after ${bench.warmupMs} ms warm-up` +
       (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
     '',
-    markdownTable({ rows, ours, peers }),
+    markdownTable({ rows, ours, peers, pairs }),
     '',
     ...kvNotes(columns),
   ].join('\n');

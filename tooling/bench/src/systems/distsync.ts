@@ -190,6 +190,7 @@ function wsPath(connections: readonly ClusterConnection[]): KvClientPath {
   const pick = (client: number): ClusterConnection => connections[client % connections.length]!;
   return {
     name: 'distsync-ws',
+    kind: 'native',
     description:
       'the same distsync cluster through @distsync/transport-ws `connect()` (WebSocket, ' +
       'msgpack frames, requests multiplexed over one connection per node): kv command put, ' +

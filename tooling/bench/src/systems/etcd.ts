@@ -8,7 +8,8 @@ import type { HttpClients } from '../harness/http.js';
 import { freePorts } from '../harness/ports.js';
 import { waitUntil } from '../harness/wait.js';
 import { BenchError } from '../errors.js';
-import type { KvCluster, KvSystem, Skip } from './types.js';
+import { Etcd3 } from 'etcd3';
+import type { KvClientPath, KvCluster, KvSystem, Skip } from './types.js';
 
 export const ETCD_INSTALL_COMMAND = 'apt-get update && apt-get install -y etcd-server etcd-client';
 
@@ -94,6 +95,15 @@ class EtcdCluster implements KvCluster {
     return value === undefined ? undefined : Buffer.from(value, 'base64').toString();
   }
 
+  /**
+   * etcd's native path: the `etcd3` npm client (gRPC over HTTP/2, protobuf), one client per
+   * node, clients spread over them as over HTTP; requests are multiplexed over each channel.
+   */
+  openOtherPaths(): Promise<KvClientPath[]> {
+    const hosts = this.#processes.specs.map((spec) => spec.origin);
+    return Promise.resolve([grpcPath(hosts.map((host) => new Etcd3({ hosts: host })))]);
+  }
+
   async #status(node: number): Promise<{ member: string; leader: string }> {
     const status = (await this.#post(node, '/v3/maintenance/status', {}, 1000)) as {
       header?: { member_id?: string };
@@ -149,6 +159,27 @@ class EtcdCluster implements KvCluster {
   async stop(): Promise<void> {
     await this.#processes.stopAll({ removeData: true });
   }
+}
+
+function grpcPath(clients: readonly Etcd3[]): KvClientPath {
+  const pick = (client: number): Etcd3 => clients[client % clients.length]!;
+  return {
+    name: 'etcd-grpc',
+    kind: 'native',
+    description:
+      'the same etcd cluster through the `etcd3` npm client (gRPC over HTTP/2, one channel per ' +
+      'node): put, and get with the default linearizable range',
+    async put(request) {
+      await pick(request.client).put(request.key).value(request.value);
+    },
+    async get(request) {
+      return (await pick(request.client).get(request.key).string()) ?? undefined;
+    },
+    close() {
+      for (const client of clients) client.close();
+      return Promise.resolve();
+    },
+  };
 }
 
 export const etcdSystem: KvSystem = {

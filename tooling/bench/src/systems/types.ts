@@ -18,6 +18,9 @@ export interface KvSystem {
   launch(options: { clients: HttpClients }): Promise<KvCluster>;
 }
 
+/** `http`: HTTP/1.1 JSON (every system's main path); `native`: the system's own client protocol. */
+export type ClientKind = 'http' | 'native';
+
 /**
  * A second way to reach the same cluster (distsync's WebSocket client next to its REST API),
  * measured with the same put and get load but not for failover, start time or memory.
@@ -25,6 +28,8 @@ export interface KvSystem {
 export interface KvClientPath {
   /** Column name: `distsync-ws`. */
   readonly name: string;
+  /** Ratios pair columns of the same kind: HTTP/JSON with HTTP/JSON, native with native. */
+  readonly kind: ClientKind;
   readonly description: string;
   put(request: { client: number; key: string; value: string }): Promise<void>;
   get(request: { client: number; key: string }): Promise<string | undefined>;
