@@ -99,6 +99,11 @@ export interface LogStorage extends Storage {
   setHardState(hardState: HardState): void;
   /** Replaces the log with a snapshot: entries up to its index are dropped. */
   applySnapshot(snapshot: Snapshot): void;
+  /**
+   * Records the host's snapshot of its state machines at `index` (an entry still held, newer than
+   * the latest snapshot); the log is unchanged until `compact`. Durable after the next `sync()`.
+   */
+  createSnapshot(snapshot: { index: number; data: Uint8Array; membership?: Membership }): Snapshot;
   /** Drops entries up to and including `index` after a snapshot covering it was saved. */
   compact(index: number): void;
   /** Resolves once everything written so far is durable. A rejection is fatal for the node. */

@@ -24,6 +24,13 @@ export interface RaftNodeEventMap {
   fatal: RaftError;
   /** After every storage sync (for fsync latency metrics). */
   sync: SyncEvent;
+  /** After this node took a snapshot of its state machines (at `index`, `bytes` long). */
+  snapshot: SnapshotEvent;
+}
+
+export interface SnapshotEvent {
+  readonly index: number;
+  readonly bytes: number;
 }
 
 type Listener<T> = (value: T) => void;

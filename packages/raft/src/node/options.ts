@@ -64,6 +64,45 @@ export interface RaftNodeOptions {
   readonly seed?: number;
   /** Entry payload encoding. Default: JSON in UTF-8. */
   readonly codec?: EnvelopeCodec;
+  /** Take a snapshot once this many entries applied since the last one. Default 10000. */
+  readonly snapshotEveryEntries?: number;
+  /** Take a snapshot once this much applied entry data (bytes) since the last one. Default 64 MiB. */
+  readonly snapshotEveryBytes?: number;
+  /**
+   * Entries kept in the log behind each snapshot, so a follower that is a little behind catches
+   * up from the log instead of receiving a whole snapshot. 0 keeps none. Default 1000.
+   */
+  readonly snapshotKeepEntries?: number;
+}
+
+/** When the node snapshots its state machines and how much log it keeps behind a snapshot. */
+export interface SnapshotPolicy {
+  readonly everyEntries: number;
+  readonly everyBytes: number;
+  readonly keepEntries: number;
+}
+
+export const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 10_000;
+export const DEFAULT_SNAPSHOT_EVERY_BYTES: number = 64 * 1024 * 1024;
+export const DEFAULT_SNAPSHOT_KEEP_ENTRIES = 1000;
+
+/** Fills in and validates the snapshot thresholds. */
+export function resolveSnapshotPolicy(options: RaftNodeOptions): SnapshotPolicy {
+  const keepEntries = options.snapshotKeepEntries ?? DEFAULT_SNAPSHOT_KEEP_ENTRIES;
+  if (!Number.isSafeInteger(keepEntries) || keepEntries < 0) {
+    throw invalidOption('snapshotKeepEntries', 'a non-negative integer', keepEntries);
+  }
+  return {
+    everyEntries: positiveInteger(
+      'snapshotEveryEntries',
+      options.snapshotEveryEntries ?? DEFAULT_SNAPSHOT_EVERY_ENTRIES,
+    ),
+    everyBytes: positiveInteger(
+      'snapshotEveryBytes',
+      options.snapshotEveryBytes ?? DEFAULT_SNAPSHOT_EVERY_BYTES,
+    ),
+    keepEntries,
+  };
 }
 
 export interface ResolvedTiming {

@@ -23,8 +23,8 @@ import {
   runQuery,
   watchAbort,
 } from './helpers.js';
-import { resolveLimits, validateOptions } from './options.js';
-import type { RaftNodeLimits, RaftNodeOptions, ResolvedTiming } from './options.js';
+import { resolveLimits, resolveSnapshotPolicy, validateOptions } from './options.js';
+import type { RaftNodeLimits, RaftNodeOptions, ResolvedTiming, SnapshotPolicy } from './options.js';
 import { PendingCommands, PendingQueries } from './pending.js';
 import type { CommandWaiter, QueryWaiter } from './pending.js';
 import { refKey, sessionKey, StateMachineRegistry } from './registry.js';
@@ -78,6 +78,14 @@ export interface RaftNodeStatus {
   readonly syncs: number;
   /** Inbound messages the core refused (unknown peer, stale term, absurd values). */
   readonly rejectedMessages: number;
+  /** Snapshots this node took of its state machines (thresholds reached). */
+  readonly snapshots: number;
+  /** Times this node dropped log entries behind one of its snapshots. */
+  readonly compactions: number;
+  /** Snapshots received from a leader and restored. */
+  readonly snapshotsInstalled: number;
+  /** The index of the latest snapshot held in storage (0 before any). */
+  readonly snapshotIndex: number;
   /**
    * Why the node failed (a rejected sync, a write error or a broken invariant); the node
    * acknowledges nothing after it.
@@ -122,6 +130,7 @@ export class RaftNode {
   readonly #codec: EnvelopeCodec;
   readonly #limits: RaftNodeLimits;
   readonly #timing: ResolvedTiming;
+  readonly #snapshotPolicy: SnapshotPolicy;
   readonly #registry: StateMachineRegistry;
   readonly #timedMachines: readonly AnyStateMachine[];
   readonly #commands = new PendingCommands();
@@ -142,6 +151,12 @@ export class RaftNode {
   #appliedTerm = 0;
   #syncs = 0;
   #rejectedMessages = 0;
+  #snapshots = 0;
+  #compactions = 0;
+  #snapshotsInstalled = 0;
+  /** The index of the last snapshot taken or installed, and entry bytes applied after it. */
+  #lastSnapshotIndex = 0;
+  #bytesSinceSnapshot = 0;
   #fatal: RaftError | undefined;
   #cancelTick: (() => void) | undefined;
   #unregister: (() => void) | undefined;
@@ -155,6 +170,7 @@ export class RaftNode {
   constructor(options: RaftNodeInit) {
     this.#timing = validateOptions(options);
     this.#limits = resolveLimits(options.limits);
+    this.#snapshotPolicy = resolveSnapshotPolicy(options);
     this.id = options.id;
     this.#storage = options.storage;
     this.#transport = options.transport;
@@ -192,6 +208,7 @@ export class RaftNode {
     this.#registry.restore(snapshot.data);
     this.#appliedIndex = snapshot.metadata.index;
     this.#appliedTerm = snapshot.metadata.term;
+    this.#lastSnapshotIndex = snapshot.metadata.index;
   }
 
   /** Registers with the transport and starts ticking. */
@@ -317,6 +334,10 @@ export class RaftNode {
       sessions: this.#registry.sessions.size,
       syncs: this.#syncs,
       rejectedMessages: this.#rejectedMessages,
+      snapshots: this.#snapshots,
+      compactions: this.#compactions,
+      snapshotsInstalled: this.#snapshotsInstalled,
+      snapshotIndex: this.#storage.snapshot().metadata.index,
       storageError: this.#fatal?.message,
     };
   }
@@ -700,6 +721,7 @@ export class RaftNode {
         if (!this.#running()) return;
         this.#deliver(ready);
         this.#core.advance(ready);
+        this.#maybeSnapshot();
         this.#afterReady();
       }
     } catch (error) {
@@ -751,6 +773,41 @@ export class RaftNode {
     this.#registry.restore(snapshot.data);
     this.#appliedIndex = snapshot.metadata.index;
     this.#appliedTerm = snapshot.metadata.term;
+    this.#lastSnapshotIndex = snapshot.metadata.index;
+    this.#bytesSinceSnapshot = 0;
+    this.#snapshotsInstalled += 1;
+  }
+
+  /**
+   * Takes a snapshot once a threshold is reached, then drops the log behind it except a tail of
+   * `snapshotKeepEntries`. Serialization is synchronous and blocks the event loop for as long as
+   * the state machines take to serialize; the thresholds keep that rare.
+   */
+  #maybeSnapshot(): void {
+    const policy = this.#snapshotPolicy;
+    const entries = this.#appliedIndex - this.#lastSnapshotIndex;
+    if (entries <= 0) return;
+    if (entries < policy.everyEntries && this.#bytesSinceSnapshot < policy.everyBytes) return;
+    // The applied entry must still be in storage (it always is unless a snapshot replaced it).
+    if (this.#storage.term(this.#appliedIndex) === undefined) return;
+    if (this.#appliedIndex <= this.#storage.snapshot().metadata.index) return;
+    const snapshot = this.snapshot();
+    this.#storage.createSnapshot(snapshot);
+    this.#snapshots += 1;
+    this.#lastSnapshotIndex = snapshot.index;
+    this.#bytesSinceSnapshot = 0;
+    const compactTo = snapshot.index - policy.keepEntries;
+    if (compactTo >= this.#storage.firstIndex()) {
+      this.#storage.compact(compactTo);
+      this.#compactions += 1;
+    }
+    // Make the snapshot durable now rather than with the next write, which may be far away.
+    this.#storage.sync().catch((error: unknown) => {
+      this.#fail(
+        new RaftError('STORAGE_FAILED', `snapshot sync failed: ${String(error)}`, { cause: error }),
+      );
+    });
+    this.#hub.emit('snapshot', { index: snapshot.index, bytes: snapshot.data.byteLength });
   }
 
   #applyEntry(entry: Entry): void {
@@ -775,6 +832,7 @@ export class RaftNode {
     }
     this.#appliedIndex = entry.index;
     this.#appliedTerm = entry.term;
+    this.#bytesSinceSnapshot += entry.data.byteLength;
   }
 
   #afterReady(): void {

@@ -257,6 +257,9 @@ function nullStorage(): LogStorage {
     append: () => undefined,
     setHardState: () => undefined,
     applySnapshot: () => undefined,
+    createSnapshot: () => {
+      throw new Error('nullStorage holds no entries to snapshot');
+    },
     compact: () => undefined,
     sync: () => Promise.resolve(),
   };

@@ -1,0 +1,172 @@
+// RaftNode snapshots and log compaction: thresholds, the kept tail, recovery after a restart from
+// the latest snapshot plus the log after it, on MemoryStorage and on FileStorage.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { FileStorage, MemoryStorage } from '@distsync/raft';
+import type { LogStorage, RaftNode, StateMachine } from '@distsync/raft';
+import { createMemoryCluster } from '@distsync/raft/testing';
+import type { MemoryCluster } from '@distsync/raft/testing';
+
+const AddCommand = z.object({ add: z.number().int(), pad: z.string().optional() });
+type AddCommand = z.infer<typeof AddCommand>;
+
+/** A running sum that counts restores, so a test can tell a snapshot restore from a replay. */
+class Sum implements StateMachine<AddCommand, unknown, number> {
+  readonly name = 'sum';
+  readonly commandSchema = AddCommand;
+  readonly querySchema = z.unknown();
+  total = 0;
+  applies = 0;
+  restores = 0;
+  apply(command: AddCommand): number {
+    this.applies += 1;
+    this.total += command.add;
+    return this.total;
+  }
+  query(): number {
+    return this.total;
+  }
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify({ total: this.total }));
+  }
+  restore(bytes: Uint8Array): void {
+    this.restores += 1;
+    this.total = (JSON.parse(new TextDecoder().decode(bytes)) as { total: number }).total;
+  }
+}
+
+let cluster: MemoryCluster | undefined;
+let root: string | undefined;
+const fileStorages: FileStorage[] = [];
+
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = undefined;
+  await Promise.all(fileStorages.splice(0).map((storage) => storage.close()));
+  if (root !== undefined) await rm(root, { recursive: true, force: true });
+  root = undefined;
+});
+
+async function addAll(node: RaftNode, count: number, pad = ''): Promise<void> {
+  for (let i = 0; i < count; i += 1) {
+    const result = await node.command('sum', { add: 1, pad });
+    expect(result).toMatchObject({ ok: true });
+  }
+}
+
+describe('RaftNode snapshot thresholds', () => {
+  it('takes a snapshot every snapshotEveryEntries applied entries and compacts all but the kept tail', async () => {
+    const storages = new Map<string, MemoryStorage>();
+    const taken: number[] = [];
+    cluster = createMemoryCluster({
+      stateMachines: () => [new Sum()],
+      storage: (id) => {
+        const storage = new MemoryStorage();
+        storages.set(id, storage);
+        return storage;
+      },
+      node: { snapshotEveryEntries: 10, snapshotKeepEntries: 3 },
+    });
+    const leader = await cluster.waitForLeader();
+    leader.on('snapshot', (event) => taken.push(event.index));
+    await addAll(leader, 25);
+    const status = leader.status();
+    expect(status.snapshots).toBeGreaterThanOrEqual(2);
+    expect(status.compactions).toBe(status.snapshots);
+    expect(taken.length).toBeGreaterThanOrEqual(1);
+    const storage = storages.get(leader.id)!;
+    const snapshotIndex = storage.snapshot().metadata.index;
+    expect(status.snapshotIndex).toBe(snapshotIndex);
+    expect(snapshotIndex).toBeGreaterThanOrEqual(20);
+    // Compacted up to snapshot index - 3: the three entries before the snapshot stay.
+    expect(storage.firstIndex()).toBe(snapshotIndex - 3 + 1);
+    expect(storage.snapshot().data.byteLength).toBeGreaterThan(0);
+  });
+
+  it('takes a snapshot once snapshotEveryBytes of entry data applied, before the entry threshold', async () => {
+    cluster = createMemoryCluster({
+      stateMachines: () => [new Sum()],
+      node: { snapshotEveryBytes: 2000, snapshotKeepEntries: 0 },
+    });
+    const leader = await cluster.waitForLeader();
+    expect(leader.status().snapshots).toBe(0);
+    await addAll(leader, 6, 'x'.repeat(500));
+    expect(leader.status().snapshots).toBeGreaterThanOrEqual(1);
+    expect(leader.status().snapshots).toBeLessThanOrEqual(3);
+  });
+
+  it('refuses snapshot options that break their rules, naming the option', () => {
+    const base = { stateMachines: () => [new Sum()], start: false } as const;
+    expect(() => createMemoryCluster({ ...base, node: { snapshotEveryEntries: 0 } })).toThrow(
+      /snapshotEveryEntries must be a positive integer/,
+    );
+    expect(() => createMemoryCluster({ ...base, node: { snapshotEveryBytes: 1.5 } })).toThrow(
+      /snapshotEveryBytes must be a positive integer/,
+    );
+    expect(() => createMemoryCluster({ ...base, node: { snapshotKeepEntries: -1 } })).toThrow(
+      /snapshotKeepEntries must be a non-negative integer/,
+    );
+  });
+});
+
+describe('RaftNode restart from a snapshot', () => {
+  /** One node on `storage`, restarted as a fresh process would be: new state machines. */
+  async function runSolo(storage: LogStorage, commands: number): Promise<Sum> {
+    const sum = new Sum();
+    cluster = createMemoryCluster({
+      ids: ['solo'],
+      stateMachines: () => [sum],
+      storage: () => storage,
+      node: { snapshotEveryEntries: 10, snapshotKeepEntries: 2 },
+    });
+    const leader = await cluster.waitForLeader();
+    await addAll(leader, commands);
+    const read = await leader.query('sum', {});
+    expect(read).toMatchObject({ ok: true });
+    await cluster.stop();
+    cluster = undefined;
+    return sum;
+  }
+
+  async function expectRecovered(storage: LogStorage, expected: number): Promise<Sum> {
+    const sum = new Sum();
+    cluster = createMemoryCluster({
+      ids: ['solo'],
+      stateMachines: () => [sum],
+      storage: () => storage,
+      node: { snapshotEveryEntries: 10, snapshotKeepEntries: 2 },
+    });
+    const leader = await cluster.waitForLeader();
+    expect(await leader.query('sum', {})).toMatchObject({ ok: true, value: expected });
+    // Restored from the snapshot once, then only the tail after it was applied again.
+    expect(sum.restores).toBe(1);
+    expect(sum.applies).toBeLessThan(expected);
+    expect(sum.applies).toBeGreaterThan(0);
+    return sum;
+  }
+
+  it('on MemoryStorage a restarted node restores the latest snapshot and replays the tail after it', async () => {
+    const storage = new MemoryStorage();
+    await runSolo(storage, 25);
+    expect(storage.snapshot().metadata.index).toBeGreaterThan(1);
+    expect(storage.firstIndex()).toBeGreaterThan(1);
+    await expectRecovered(storage, 25);
+  });
+
+  it('on FileStorage a restarted node restores the snapshot file and replays the WAL after it', async () => {
+    root = await mkdtemp(join(tmpdir(), 'distsync-raft-snapshot-'));
+    const first = await FileStorage.open({ dataDir: root });
+    fileStorages.push(first);
+    await runSolo(first, 25);
+    await first.close();
+    fileStorages.splice(0);
+    const second = await FileStorage.open({ dataDir: root });
+    fileStorages.push(second);
+    expect(second.snapshot().metadata.index).toBeGreaterThan(1);
+    expect(second.firstIndex()).toBeGreaterThan(1);
+    await expectRecovered(second, 25);
+  });
+});
