@@ -1,7 +1,7 @@
 // Faults on a three-node cluster of real `distsync node` processes on loopback: kill -9 of the
 // leader, SIGSTOP of the leader past an election timeout, and a whole-cluster restart. Every wait
 // polls /status with a bound; every child is killed in afterAll, also when a test fails.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from './test-support/cluster.js';
 import {
   http,
@@ -20,6 +20,15 @@ beforeAll(async () => {
   dir = tempDir('cluster');
   cluster = await TestCluster.create(dir);
   cluster.startAll();
+});
+
+// On a failure, the last log lines of every node say what the cluster was doing.
+afterEach((context) => {
+  if (context.task.result?.state !== 'fail') return;
+  for (const member of cluster.members) {
+    const lines = (member.process?.output() ?? '').trim().split('\n').slice(-15);
+    console.log(`--- ${member.id} (last log lines)\n${lines.join('\n')}`);
+  }
 });
 
 afterAll(async () => {

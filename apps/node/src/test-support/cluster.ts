@@ -75,10 +75,12 @@ export class TestCluster {
   ): Promise<StatusBody> {
     const among = options.among ?? this.members.map((member) => member.id);
     const majority = Math.floor(this.members.length / 2) + 1;
+    let seen: StatusBody[] = [];
     return waitFor(
       `a leader among ${among.join(', ')}`,
       async () => {
         const statuses = await this.statuses(among);
+        seen = statuses;
         const leader = statuses.find(
           (status) => status.role === 'leader' && status.term > (options.newerThan ?? 0),
         );
@@ -86,7 +88,21 @@ export class TestCluster {
         const agreeing = statuses.filter((status) => status.leader === leader.id).length;
         return agreeing >= majority ? leader : undefined;
       },
-      { timeoutMs: options.timeoutMs ?? 15_000 },
+      {
+        timeoutMs: options.timeoutMs ?? 15_000,
+        detail: () =>
+          JSON.stringify(
+            seen.map(({ id, role, term, leader, commitIndex, appliedIndex, peers }) => ({
+              id,
+              role,
+              term,
+              leader,
+              commitIndex,
+              appliedIndex,
+              peers: peers.map((peer) => `${peer.id}:${peer.connection}`),
+            })),
+          ),
+      },
     );
   }
 }

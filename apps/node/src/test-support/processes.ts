@@ -115,7 +115,7 @@ export async function killAllChildren(): Promise<void> {
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
-  options: { timeoutMs?: number; intervalMs?: number } = {},
+  options: { timeoutMs?: number; intervalMs?: number; detail?: () => string } = {},
 ): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const deadline = Date.now() + timeoutMs;
@@ -128,7 +128,10 @@ export async function waitFor<T>(
       lastError = error;
     }
     if (Date.now() >= deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+      const detail = options.detail === undefined ? '' : `; last seen: ${options.detail()}`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`, {
+        cause: lastError,
+      });
     }
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
   }
