@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { FileStorage, MemoryStorage } from '@distsync/raft';
-import type { LogStorage, RaftNode, StateMachine } from '@distsync/raft';
+import type { InstallSnapshot, LogStorage, RaftNode, StateMachine } from '@distsync/raft';
 import { createMemoryCluster } from '@distsync/raft/testing';
 import type { MemoryCluster } from '@distsync/raft/testing';
 
@@ -109,6 +109,71 @@ describe('RaftNode snapshot thresholds', () => {
     expect(() => createMemoryCluster({ ...base, node: { snapshotKeepEntries: -1 } })).toThrow(
       /snapshotKeepEntries must be a non-negative integer/,
     );
+  });
+});
+
+describe('RaftNode followers behind a compacted log', () => {
+  function snapshotCluster(sums: Map<string, Sum>): MemoryCluster {
+    return createMemoryCluster({
+      stateMachines: (id) => {
+        const sum = new Sum();
+        sums.set(id, sum);
+        return [sum];
+      },
+      node: {
+        snapshotEveryEntries: 10,
+        snapshotKeepEntries: 2,
+        core: { maxSnapshotChunkBytes: 16 },
+      },
+    });
+  }
+
+  it('catches a follower far behind up through a chunked InstallSnapshot', async () => {
+    const sums = new Map<string, Sum>();
+    cluster = snapshotCluster(sums);
+    const leader = await cluster.waitForLeader();
+    const lagging = cluster.nodes.find((node) => node.id !== leader.id)!;
+    cluster.network.isolate(lagging.id);
+    await addAll(leader, 30);
+    expect(leader.status().compactions).toBeGreaterThanOrEqual(1);
+    cluster.network.heal();
+    // Observes (and keeps) every message from now on.
+    const chunks: InstallSnapshot[] = [];
+    cluster.network.setFilter((message) => {
+      if (message.type === 'InstallSnapshot') chunks.push(message);
+      return true;
+    });
+    expect(await lagging.query('sum', {}, { timeoutMs: 3000 })).toMatchObject({
+      ok: true,
+      value: 30,
+    });
+    const sent = chunks.filter((message) => message.to === lagging.id);
+    expect(sent.length).toBeGreaterThan(1);
+    expect(sent.every((message) => message.data.byteLength <= 16)).toBe(true);
+    expect(lagging.status().snapshotsInstalled).toBeGreaterThanOrEqual(1);
+    expect(sums.get(lagging.id)!.restores).toBeGreaterThanOrEqual(1);
+  });
+
+  it('catches up a follower that was cut off while the leader took many snapshots', async () => {
+    const sums = new Map<string, Sum>();
+    cluster = snapshotCluster(sums);
+    const leader = await cluster.waitForLeader();
+    const lagging = cluster.nodes.find((node) => node.id !== leader.id)!;
+    cluster.network.isolate(lagging.id);
+    await addAll(leader, 55);
+    expect(leader.status().snapshots).toBeGreaterThanOrEqual(5);
+    cluster.network.heal();
+    expect(await lagging.query('sum', {}, { timeoutMs: 3000 })).toMatchObject({
+      ok: true,
+      value: 55,
+    });
+    // Replication goes on from the snapshot's index + 1, entry by entry.
+    await addAll(leader, 3);
+    expect(await lagging.query('sum', {}, { timeoutMs: 3000 })).toMatchObject({
+      ok: true,
+      value: 58,
+    });
+    expect(lagging.status().appliedIndex).toBe(leader.status().appliedIndex);
   });
 });
 
