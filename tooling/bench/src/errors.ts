@@ -2,19 +2,13 @@
 // failed during failover) are returned values; these errors are for runs that cannot go on.
 
 export type BenchErrorCode =
-  | 'BAD_OPTION'
-  | 'START_TIMEOUT'
-  | 'PROCESS_EXITED'
-  | 'REQUEST_FAILED'
-  | 'NO_LEADER'
-  | 'UNKNOWN_SUITE';
+  'BAD_OPTION' | 'START_TIMEOUT' | 'PROCESS_EXITED' | 'REQUEST_FAILED' | 'UNKNOWN_SUITE';
 
 export const BENCH_ERROR_CODES: readonly BenchErrorCode[] = [
   'BAD_OPTION',
   'START_TIMEOUT',
   'PROCESS_EXITED',
   'REQUEST_FAILED',
-  'NO_LEADER',
   'UNKNOWN_SUITE',
 ];
 

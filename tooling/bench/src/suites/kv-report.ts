@@ -103,6 +103,7 @@ export function kvNotes(results: readonly KvSystemResult[]): string[] {
       );
       continue;
     }
+    for (const warning of result.warnings) notes.push(`  - WARNING: ${warning}`);
     if (result.status === 'failed') notes.push(`  - FAILED: ${result.error ?? 'unknown error'}`);
     if (result.idleRssMiB !== undefined) {
       notes.push(

@@ -39,6 +39,7 @@ export interface KvSystemResult {
   failoverErrors: string[];
   /** Other client paths to the same cluster (puts and gets only). */
   otherPaths: KvPathResult[];
+  warnings: string[];
 }
 
 export interface KvPathResult {
@@ -75,12 +76,15 @@ export async function runKvSystem(
     failoverMs: [],
     failoverErrors: [],
     otherPaths: [],
+    warnings: [],
   };
   const skip = system.unavailable();
   if (skip !== undefined) {
     options.log(`${system.name}: skipped (${skip.reason}); install with: ${skip.installCommand}`);
     return { ...result, status: 'skipped', skip };
   }
+  result.warnings = system.warnings?.() ?? [];
+  for (const warning of result.warnings) options.log(`${system.name}: WARNING: ${warning}`);
   const clients = new HttpClients({
     connectionsPerOrigin: Math.max(...options.concurrency, FAILOVER_MAX_IN_FLIGHT),
   });

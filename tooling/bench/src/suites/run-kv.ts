@@ -26,6 +26,7 @@ function withOtherPaths(results: readonly KvSystemResult[]): KvSystemResult[] {
       failoverMs: [],
       failoverErrors: [],
       otherPaths: [],
+      warnings: [],
     })),
   ]);
 }

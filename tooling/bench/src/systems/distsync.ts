@@ -2,7 +2,7 @@
 // FileStorage data dirs in a temp folder, reached through the REST API v1 over the same
 // keep-alive HTTP client as the peers.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClusterProcesses, type NodeSpec } from '../harness/cluster.js';
@@ -29,6 +29,28 @@ export function workspaceRoot(from: string = dirname(fileURLToPath(import.meta.u
 
 function cliPath(): string {
   return join(workspaceRoot(), 'apps', 'node', 'dist', 'cli.js');
+}
+
+/** The newest modification time of the non-test .ts files under `dir`, in ms. */
+function newestSourceMs(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    if (!entry.endsWith('.ts') || entry.endsWith('.test.ts')) continue;
+    newest = Math.max(newest, statSync(join(dir, entry)).mtimeMs);
+  }
+  return newest;
+}
+
+/** Sources of the node and the packages it runs that changed after apps/node was built. */
+export function staleBuildWarnings(): string[] {
+  const root = workspaceRoot();
+  const builtMs = statSync(cliPath()).mtimeMs;
+  const sources = ['apps/node/src', 'packages/raft/src', 'packages/transport-ws/src'];
+  return sources
+    .filter((dir) => existsSync(join(root, dir)) && newestSourceMs(join(root, dir)) > builtMs)
+    .map(
+      (dir) => `${dir} changed after apps/node/dist was built: run \`${DISTSYNC_BUILD_COMMAND}\``,
+    );
 }
 
 function distsyncSpecs(options: { rootDir: string; ports: readonly number[] }): NodeSpec[] {
@@ -229,6 +251,7 @@ export const distsyncSystem: KvSystem = {
     if (existsSync(cliPath())) return undefined;
     return { reason: `${cliPath()} is not built`, installCommand: DISTSYNC_BUILD_COMMAND };
   },
+  warnings: staleBuildWarnings,
   async launch(options: { clients: HttpClients }): Promise<KvCluster> {
     const rootDir = ClusterProcesses.makeRoot('distsync');
     const specs = distsyncSpecs({ rootDir, ports: await freePorts(3) });

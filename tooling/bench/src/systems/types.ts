@@ -14,6 +14,8 @@ export interface KvSystem {
   readonly description: string;
   /** Undefined when the system can run on this machine. */
   unavailable(): Skip | undefined;
+  /** Warnings about this run's setup (a build older than its sources), printed with the table. */
+  warnings?(): string[];
   /** Spawns the nodes and returns at once; the suite times the first committed write. */
   launch(options: { clients: HttpClients }): Promise<KvCluster>;
 }
