@@ -43,6 +43,11 @@ export type {
 } from './messages.js';
 export type * from './core/types.js';
 export { RaftCore } from './core/raft-core.js';
+export type {
+  ConfChange,
+  ConfChangeResult,
+  ConfChangeType,
+} from './core/membership.js';
 export { MemoryStorage } from './core/memory-storage.js';
 export { RaftError } from './errors.js';
 export type { RaftErrorCode } from './errors.js';

@@ -42,8 +42,26 @@ function expectRefused(message: RaftMessage, code: string, node = 'b'): void {
 }
 
 describe('messages that are refused without any state change', () => {
-  it('refuses messages from a node outside the membership', () => {
-    expectRefused(append({ from: 'z' }), 'UNKNOWN_PEER');
+  it('refuses votes and answers from a node outside the membership', () => {
+    // Leader messages (AppendEntries, Heartbeat, ...) from non-members are accepted, so a joining
+    // node can follow a leader it does not know yet; everything else is refused.
+    expectRefused(
+      {
+        type: 'RequestVote',
+        from: 'z',
+        to: 'b',
+        term: 5,
+        preVote: false,
+        lastLogIndex: 9,
+        lastLogTerm: 4,
+        transfer: false,
+      },
+      'UNKNOWN_PEER',
+    );
+    expectRefused(
+      { type: 'AppendEntriesResponse', from: 'z', to: 'b', term: 5, success: false, matchIndex: 0 },
+      'UNKNOWN_PEER',
+    );
   });
 
   it('refuses messages that claim to come from the node itself', () => {

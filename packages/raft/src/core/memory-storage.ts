@@ -125,6 +125,9 @@ export class MemoryStorage implements LogStorage {
       throw new RaftError('INVALID_ARGUMENT', `cannot snapshot at ${snapshot.index}: not held`);
     }
     const membership = snapshot.membership ?? this.membership;
+    // A restart recovers the membership from the latest snapshot (config entries before it are
+    // compacted away), as FileStorage does.
+    this.membership = membership;
     this.latestSnapshot = {
       metadata: { index: snapshot.index, term, membership },
       data: snapshot.data,

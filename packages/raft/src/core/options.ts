@@ -20,6 +20,7 @@ export interface ResolvedOptions {
   readonly maxBytesPerMessage: number;
   readonly maxInflightMessages: number;
   readonly maxUncommittedEntries: number;
+  readonly maxLearnerLagEntries: number;
   readonly maxCommittedBytesPerReady: number;
   readonly appliedIndex: number;
 }
@@ -30,6 +31,7 @@ export const DEFAULT_MAX_ENTRIES_PER_MESSAGE = 256;
 export const DEFAULT_MAX_BYTES_PER_MESSAGE: number = 1024 * 1024;
 export const DEFAULT_MAX_INFLIGHT_MESSAGES = 256;
 export const DEFAULT_MAX_UNCOMMITTED_ENTRIES = 10_000;
+export const DEFAULT_MAX_LEARNER_LAG_ENTRIES = 256;
 export const DEFAULT_MAX_COMMITTED_BYTES_PER_READY: number = 64 * 1024 * 1024;
 
 function invalid(option: string, rule: string, value: unknown): RaftError {
@@ -121,5 +123,10 @@ export function resolveOptions(options: RaftCoreOptions): ResolvedOptions {
       DEFAULT_MAX_COMMITTED_BYTES_PER_READY,
     ),
     appliedIndex,
+    maxLearnerLagEntries: positiveInteger(
+      'maxLearnerLagEntries',
+      options.maxLearnerLagEntries,
+      DEFAULT_MAX_LEARNER_LAG_ENTRIES,
+    ),
   };
 }

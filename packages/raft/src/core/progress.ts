@@ -66,7 +66,8 @@ export class Progress {
   /** Leader ticks since this follower last sent anything (check-quorum, snapshot decisions). */
   inactiveTicks = 0;
   readonly inflights: Inflights;
-  readonly isLearner: boolean;
+  /** Changes when a learner is promoted; learners never count for commit or quorum. */
+  isLearner: boolean;
   private readonly activeWindowTicks: number;
 
   constructor(

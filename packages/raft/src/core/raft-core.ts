@@ -18,6 +18,8 @@ import type {
 } from '../messages.js';
 import { RaftError, invariant } from '../errors.js';
 import { RaftLog } from './log.js';
+import { applyChange, decodeConfigEntry, encodeConfigEntry, sameMembership } from './membership.js';
+import type { ConfChange, ConfChangeResult } from './membership.js';
 import { resolveOptions } from './options.js';
 import type { ResolvedOptions } from './options.js';
 import { Progress } from './progress.js';
@@ -53,6 +55,22 @@ type CampaignKind = 'pre-vote' | 'election' | 'transfer';
 const EMPTY_DATA = new Uint8Array(0);
 const MAX_READ_CONTEXT_LENGTH = 256;
 const OK: StepResult = { ok: true };
+/** Entry bytes read per slice when scanning the log for config entries. */
+const CONFIG_SCAN_BYTES = 1024 * 1024;
+
+/**
+ * Messages only a leader sends. They are accepted from nodes outside this node's membership: a
+ * node that joins knows no one until it applied the config entries that name the cluster, and a
+ * lagging member may not yet know a newly promoted leader. Accepting them is safe because only
+ * a node that won an election in its term sends them; everything else (votes above all) from a
+ * non-member is refused, which is what keeps a removed node from disturbing the cluster.
+ */
+const LEADER_MESSAGES: ReadonlySet<string> = new Set<RaftMessage['type']>([
+  'AppendEntries',
+  'Heartbeat',
+  'InstallSnapshot',
+  'TimeoutNow',
+]);
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set<RaftMessage['type']>([
   'RequestVote',
@@ -115,6 +133,14 @@ export class RaftCore {
   private learners: readonly NodeId[] = [];
   private members: ReadonlySet<NodeId> = new Set();
   private progress = new Map<NodeId, Progress>();
+  /**
+   * The index of the latest config entry this leader may have appended or inherited: no new
+   * change is accepted until the node applied it (one change at a time). Set to the no-op's
+   * index on election, so a new leader also waits until it committed an entry of its term.
+   */
+  private pendingConfIndex = 0;
+  /** The membership last reported in `Ready.membership`. */
+  private reportedMembership: Membership = { voters: [], learners: [] };
   private readonly votes = new Map<NodeId, boolean>();
   /** Reused by `maybeCommit`, which runs on every acknowledgement. */
   private readonly matchScratch: number[] = [];
@@ -158,6 +184,8 @@ export class RaftCore {
     });
     const empty = membership.voters.length === 0 && membership.learners.length === 0;
     this.setMembership(empty ? { voters: [...this.options.peers], learners: [] } : membership);
+    this.rebuildMembership();
+    this.reportedMembership = this.currentMembership();
     this.becomeFollower(hardState.term, null);
     this.vote = hardState.vote;
     this.previousSoftState = this.softState();
@@ -209,6 +237,46 @@ export class RaftCore {
     const refusal = this.refuseProposals(1);
     if (refusal !== undefined) return refusal;
     const entry = this.appendEntries('normal', [data]);
+    this.assertInvariants();
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Proposes one single-server membership change (Raft dissertation 4.1; see `ConfChange`).
+   * On the leader the config entry is appended and `{ ok: true, index, term }` returned. Only
+   * one change at a time (`CHANGE_IN_PROGRESS` until the previous one is applied and this
+   * leader committed an entry of its term), a learner is promoted only when it is at most
+   * `maxLearnerLagEntries` behind (`LEARNER_BEHIND`), and changes that make no sense are refused
+   * with `INVALID_CHANGE` (or `LEARNER_REQUIRED` for `add-voter` of an unknown node).
+   *
+   * The new membership takes effect when its entry is applied (in `advance`), as in etcd-io/raft,
+   * not when it is appended (the dissertation's rule). With one change at a time and the
+   * leader's own-term commit first, both rules are safe; applying keeps the membership a
+   * function of the applied prefix, so snapshots (taken at the applied index) record exactly the
+   * membership in force, and a truncated uncommitted config entry never needs undoing.
+   */
+  proposeConfChange(change: ConfChange): ConfChangeResult {
+    checkConfChange(change);
+    if (this.role !== 'leader') return { ok: false, code: 'NOT_LEADER', leaderHint: this.leaderId };
+    const busy = this.refuseConfChange();
+    if (busy !== undefined) return busy;
+    const next = applyChange(this.currentMembership(), change);
+    if (!next.ok) return next;
+    if (change.type === 'promote' || change.type === 'add-voter') {
+      const lagEntries = this.log.lastIndex() - (this.progress.get(change.node)?.matchIndex ?? 0);
+      if (lagEntries > this.options.maxLearnerLagEntries) {
+        return {
+          ok: false,
+          code: 'LEARNER_BEHIND',
+          lagEntries,
+          reason: `${change.node} is ${lagEntries} entries behind (maxLearnerLagEntries ${this.options.maxLearnerLagEntries})`,
+        };
+      }
+    }
+    const entry = this.appendEntries('config', [
+      encodeConfigEntry({ change, membership: next.membership }),
+    ]);
+    this.pendingConfIndex = entry.index;
     this.assertInvariants();
     return { ok: true, index: entry.index, term: entry.term };
   }
@@ -281,6 +349,7 @@ export class RaftCore {
       this.log.unstableEntries().length > 0 ||
       this.log.pendingSnapshot() !== undefined ||
       this.log.hasNextCommittedEntries() ||
+      !sameMembership(this.reportedMembership, this.currentMembership()) ||
       this.role !== this.previousSoftState.role ||
       this.leaderId !== this.previousSoftState.leaderId ||
       this.term !== this.previousHardState.term ||
@@ -305,7 +374,10 @@ export class RaftCore {
     const hardState = this.hardState();
     const entries = this.log.unstableEntries().slice();
     const snapshot = this.log.pendingSnapshot();
+    const membership = this.currentMembership();
+    const membershipChanged = !sameMembership(membership, this.reportedMembership);
     const ready: Ready = {
+      ...(membershipChanged ? { membership } : {}),
       softState: sameSoftState(softState, this.previousSoftState) ? undefined : softState,
       hardState: sameHardState(hardState, this.previousHardState) ? undefined : hardState,
       entries,
@@ -323,6 +395,7 @@ export class RaftCore {
     this.readStates = [];
     this.previousSoftState = softState;
     this.previousHardState = hardState;
+    this.reportedMembership = membership;
     this.outstandingReady = ready;
     return ready;
   }
@@ -343,6 +416,9 @@ export class RaftCore {
       this.log.stableSnapshotTo(ready.snapshot.metadata.index);
       this.log.appliedTo(ready.snapshot.metadata.index);
     }
+    for (const entry of ready.committedEntries) {
+      if (entry.type === 'config') this.applyConfigEntry(entry);
+    }
     const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
     if (lastCommitted !== undefined) this.log.appliedTo(lastCommitted.index);
     const lastEntry = ready.entries[ready.entries.length - 1];
@@ -362,7 +438,7 @@ export class RaftCore {
       appliedIndex: this.log.applied,
       firstIndex: this.log.firstIndex(),
       lastIndex: this.log.lastIndex(),
-      membership: { voters: [...this.voters], learners: [...this.learners] },
+      membership: this.currentMembership(),
       progress: this.role === 'leader' ? this.progressStatus() : undefined,
       leadTransferee: this.leadTransferee,
     };
@@ -427,6 +503,9 @@ export class RaftCore {
 
   private hup(): void {
     if (this.role === 'leader' || !this.promotable()) return;
+    // A committed config entry not applied yet may change who votes: campaigning with the
+    // older membership could count the wrong majority (etcd-io/raft does the same).
+    if (this.hasUnappliedConfig()) return;
     this.startCampaign(this.options.preVote ? 'pre-vote' : 'election');
   }
 
@@ -557,7 +636,10 @@ export class RaftCore {
     self?.becomeReplicate();
     // The no-op lets the new leader commit entries of earlier terms (Raft paper, 5.4.2) and
     // marks the point from which it may serve ReadIndex requests.
-    this.appendEntries('noop', [EMPTY_DATA]);
+    const noop = this.appendEntries('noop', [EMPTY_DATA]);
+    // Any entry before the no-op may be a config change not applied yet: none is accepted
+    // until the no-op is applied (the dissertation's fix for single-server changes, 4.1).
+    this.pendingConfIndex = noop.index;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -577,7 +659,8 @@ export class RaftCore {
         reason: `addressed to ${message.to}, this node is ${this.id}`,
       };
     }
-    if (message.from === this.id || !this.members.has(message.from)) {
+    const unknown = !this.members.has(message.from) && !LEADER_MESSAGES.has(message.type);
+    if (message.from === this.id || unknown) {
       return { code: 'UNKNOWN_PEER', reason: `${message.from} is not a peer of ${this.id}` };
     }
     return this.checkAgainstLog(message);
@@ -1262,6 +1345,119 @@ export class RaftCore {
     this.members = new Set([...this.voters, ...this.learners]);
   }
 
+  private currentMembership(): Membership {
+    return { voters: [...this.voters], learners: [...this.learners] };
+  }
+
+  private refuseConfChange(): ConfChangeResult | undefined {
+    if (this.leadTransferee !== null) {
+      const reason = `leadership is being transferred to ${this.leadTransferee}`;
+      return { ok: false, code: 'TRANSFER_IN_PROGRESS', leaderHint: this.id, reason };
+    }
+    if (this.pendingConfIndex > this.log.applied) {
+      const reason = `entry ${this.pendingConfIndex} (an earlier change or this leader's first entry) is not applied yet (applied ${this.log.applied})`;
+      return { ok: false, code: 'CHANGE_IN_PROGRESS', leaderHint: this.id, reason };
+    }
+    return undefined;
+  }
+
+  /** Calls `visit` for every config entry in `[low, high]` of the log, in order. */
+  private forEachConfigEntry(
+    range: { low: number; high: number },
+    visit: (e: Entry) => void,
+  ): void {
+    let low = Math.max(range.low, this.log.firstIndex());
+    while (low <= range.high) {
+      const entries = this.log.slice({ low, high: range.high + 1, maxBytes: CONFIG_SCAN_BYTES });
+      if (entries === undefined || entries.length === 0) return;
+      for (const entry of entries) if (entry.type === 'config') visit(entry);
+      low += entries.length;
+    }
+  }
+
+  /**
+   * After a restart: the stored membership is the snapshot's; config entries after it that were
+   * applied before the restart (up to `appliedIndex`) are in force again. Later committed ones
+   * take effect when they are applied again.
+   */
+  private rebuildMembership(): void {
+    this.forEachConfigEntry({ low: 1, high: this.log.applied }, (entry) => {
+      this.setMembership(decodeConfigEntry(entry.data).membership);
+    });
+  }
+
+  private hasUnappliedConfig(): boolean {
+    let found = false;
+    this.forEachConfigEntry({ low: this.log.applied + 1, high: this.log.committed }, () => {
+      found = true;
+    });
+    return found;
+  }
+
+  /** A config entry was applied: its membership is now in force on this node. */
+  private applyConfigEntry(entry: Entry): void {
+    this.setMembership(decodeConfigEntry(entry.data).membership);
+    if (this.role !== 'leader') {
+      // A (pre-)candidate that is no longer a voter gives up its campaign.
+      if (this.role !== 'follower' && !this.promotable()) this.becomeFollower(this.term, null);
+      return;
+    }
+    this.syncProgress();
+    if (!this.promotable()) {
+      this.stepDownAfterRemoval();
+      return;
+    }
+    // Removing a voter can shrink the quorum enough to commit more.
+    if (this.maybeCommit()) this.broadcastAppend();
+    else this.appendPending = true;
+  }
+
+  /** Adds progress for new members, drops it for removed ones, and marks promotions. */
+  private syncProgress(): void {
+    const lastIndex = this.log.lastIndex();
+    for (const id of this.progress.keys()) {
+      if (!this.members.has(id)) this.progress.delete(id);
+    }
+    if (this.leadTransferee !== null && !this.voters.includes(this.leadTransferee)) {
+      this.leadTransferee = null;
+    }
+    for (const id of this.members) {
+      const isLearner = !this.voters.includes(id);
+      const existing = this.progress.get(id);
+      if (existing !== undefined) {
+        existing.isLearner = isLearner;
+        continue;
+      }
+      const entry = new Progress(id, {
+        nextIndex: lastIndex + 1,
+        maxInflight: this.options.maxInflightMessages,
+        isLearner,
+        activeWindowTicks: this.options.electionTicks,
+      });
+      // A new member was just added, so it counts as recently heard from (as in etcd).
+      entry.markActive();
+      this.progress.set(id, entry);
+    }
+  }
+
+  /**
+   * This leader applied its own removal: the change is committed, so it steps down and no
+   * longer counts itself anywhere. To shorten the gap it asks the most caught-up voter to
+   * campaign at once (TimeoutNow), as a leadership transfer would.
+   */
+  private stepDownAfterRemoval(): void {
+    let best: Progress | undefined;
+    for (const id of this.voters) {
+      const progress = this.progress.get(id);
+      if (progress === undefined) continue;
+      if (best === undefined || progress.matchIndex > best.matchIndex) best = progress;
+    }
+    if (best?.matchIndex === this.log.lastIndex()) {
+      this.sendTimeoutNow(best.id);
+    }
+    this.becomeFollower(this.term, null);
+  }
+
   private softState(): SoftState {
     return { role: this.role, leaderId: this.leaderId };
   }
@@ -1302,6 +1498,29 @@ function checkHardState(hardState: HardState): void {
         `stored hard state ${field} is not a non-negative integer: ${value}`,
       );
     }
+  }
+}
+
+function checkConfChange(change: ConfChange): void {
+  const value: unknown = change;
+  const record = (typeof value === 'object' && value !== null ? value : {}) as Record<
+    string,
+    unknown
+  >;
+  const type = record.type;
+  const node = record.node;
+  const types = ['add-learner', 'promote', 'add-voter', 'remove'];
+  if (typeof type !== 'string' || !types.includes(type)) {
+    throw new RaftError(
+      'INVALID_ARGUMENT',
+      `proposeConfChange(change) needs change.type to be one of ${types.join(', ')}`,
+    );
+  }
+  if (typeof node !== 'string' || node.length === 0) {
+    throw new RaftError(
+      'INVALID_ARGUMENT',
+      'proposeConfChange(change) needs change.node, a node id',
+    );
   }
 }
 

@@ -63,6 +63,12 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
   /**
+   * The membership in force, present only when it changed since the previous `Ready` (a config
+   * entry was applied in the last `advance`, or a snapshot was restored). A host that dials
+   * peers connects to new members and drops removed ones when it sees this.
+   */
+  readonly membership?: Membership;
+  /**
    * True when `hardState`, `entries` or `snapshot` changed in a way that must be fsync'ed (term,
    * vote, log, snapshot). A commit-index change alone need not be synced: it can be recovered.
    */
@@ -142,6 +148,11 @@ export interface RaftCoreOptions {
    * always handed out). Bounds the memory one apply batch holds. Default 64 MiB.
    */
   readonly maxCommittedBytesPerReady?: number;
+  /**
+   * A learner is promoted only when its match index is at most this many entries behind the
+   * leader's last index; otherwise `proposeConfChange` answers `LEARNER_BEHIND`. Default 256.
+   */
+  readonly maxLearnerLagEntries?: number;
   /** Applied index to resume from after restart (entries up to it are not returned again). */
   readonly appliedIndex?: number;
 }

@@ -156,6 +156,25 @@ export class TestNetwork {
     return this.node(id).core;
   }
 
+  /**
+   * Adds a node that knows no cluster yet (empty storage, no bootstrap peers), as a server that
+   * is about to be added with a membership change starts. It never campaigns until a config
+   * entry that names it as a voter is applied.
+   */
+  join(id: NodeId, overrides: CoreOverrides = {}): TestNode {
+    if (this.nodes.has(id)) throw new Error(`node ${id} is already in the network`);
+    const { core, storage } = createTestCore({
+      id,
+      peers: [],
+      storage: new MemoryStorage(),
+      seed: this.nodes.size * 1000 + 7,
+      overrides,
+    });
+    const node: TestNode = { id, core, storage, applied: [], readStates: [] };
+    (this.nodes as Map<NodeId, TestNode>).set(id, node);
+    return node;
+  }
+
   /** Delivers `messages`, then everything they cause, until the network is quiet. */
   send(...messages: RaftMessage[]): void {
     this.queue.push(...messages);
