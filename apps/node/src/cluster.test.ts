@@ -47,6 +47,19 @@ describe('a three-node cluster of processes', () => {
     console.log(
       `leader ${leader.id} after ${Date.now() - started} ms from spawning (tsx included)`,
     );
+    // From the moment a majority of the nodes had started (their own log lines, so process and
+    // tsx start-up do not count) to the first leader.
+    const timeOf = (message: string): number[] =>
+      cluster.members.flatMap((member) =>
+        (member.process?.output() ?? '')
+          .split('\n')
+          .filter((line) => line.includes(`"msg":"${message}"`))
+          .map((line) => (JSON.parse(line) as { time: number }).time),
+      );
+    const majorityStarted = timeOf('node started').sort((a, b) => a - b)[1]!;
+    const elected = Math.min(...timeOf('leader changed'));
+    console.log(`leader ${elected - majorityStarted} ms after a majority of the nodes started`);
+    expect(elected - majorityStarted).toBeLessThan(2000);
     const statuses = await cluster.statuses();
     expect(statuses.map((status) => status.id).sort()).toEqual(['n1', 'n2', 'n3']);
     await waitFor('every peer link up', async () => {
