@@ -43,11 +43,7 @@ export type {
 } from './messages.js';
 export type * from './core/types.js';
 export { RaftCore } from './core/raft-core.js';
-export type {
-  ConfChange,
-  ConfChangeResult,
-  ConfChangeType,
-} from './core/membership.js';
+export type { ConfChange, ConfChangeResult, ConfChangeType } from './core/membership.js';
 export { MemoryStorage } from './core/memory-storage.js';
 export { RaftError } from './errors.js';
 export type { RaftErrorCode } from './errors.js';
@@ -60,8 +56,11 @@ export type {
   RaftNodeInit,
   RaftNodeState,
   RaftNodeStatus,
+  MembershipChangeOptions,
   RegistrySnapshot,
+  StopOptions,
 } from './node/raft-node.js';
+export type { MembershipChangeCode, MembershipChangeResult } from './node/membership-changes.js';
 export { defaultLimits } from './node/options.js';
 export type { RaftNodeCoreOptions, RaftNodeLimits, RaftNodeOptions } from './node/options.js';
 export type {

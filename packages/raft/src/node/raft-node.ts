@@ -11,6 +11,9 @@ import { jsonEnvelopeCodec } from './codec.js';
 import type { CommandEnvelope, EnvelopeCodec } from './codec.js';
 import { defaultCoreFactory } from './core-factory.js';
 import type { CoreFactory, CorePort } from './core-port.js';
+import type { ConfChange } from '../core/membership.js';
+import { PendingConfChanges } from './membership-changes.js';
+import type { MembershipChangeResult } from './membership-changes.js';
 import { EventHub, roleStream } from './events.js';
 import type { RaftNodeEventMap, RoleState } from './events.js';
 import {
@@ -111,6 +114,30 @@ const maxReadiesPerTurn = 16;
 export interface RaftNodeInit extends RaftNodeOptions {
   /** Builds the core; tests and benchmarks wrap it to observe calls. Default: `new RaftCore()`. */
   readonly createCore?: CoreFactory;
+  /**
+   * Called with the membership in force whenever it changes on this node (a config entry
+   * applied, a snapshot restored), so the transport can dial new peers and drop removed ones.
+   * It runs inside the Ready loop: keep it short, and do not throw (a throw is ignored).
+   */
+  readonly onMembershipChange?: (membership: Membership) => void;
+}
+
+/** Options of `RaftNode.changeMembership`. */
+export interface MembershipChangeOptions {
+  /** How long to keep trying and waiting for the change to apply. Default `limits.commandTimeoutMs`. */
+  readonly timeoutMs?: number;
+}
+
+/** Options of `RaftNode.stop`. */
+export interface StopOptions {
+  /** Commands and queries already accepted get this long to finish first. Default 0. */
+  readonly drainTimeoutMs?: number;
+  /**
+   * When this node leads, first hand leadership to the most caught-up voter and wait (up to
+   * two election timeouts) until it lost the lead, so the cluster does not wait for an election
+   * timeout after this node disappears. Default false.
+   */
+  readonly transferLeadership?: boolean;
 }
 
 /** Errors from the core, storage or a state machine, as the node's fatal error. */
@@ -136,6 +163,8 @@ export class RaftNode {
   readonly #commands = new PendingCommands();
   readonly #queries = new PendingQueries();
   readonly #hub = new EventHub();
+  readonly #confChanges = new PendingConfChanges();
+  readonly #onMembershipChange: ((membership: Membership) => void) | undefined;
   /** Reads the leader could not take yet (no commit in its term); retried after each Ready. */
   #unissuedReads: QueryWaiter[] = [];
   /** Commands proposed while no leader was known, waiting for one (bounded by the pending limit). */
@@ -169,6 +198,7 @@ export class RaftNode {
 
   constructor(options: RaftNodeInit) {
     this.#timing = validateOptions(options);
+    this.#onMembershipChange = options.onMembershipChange;
     this.#limits = resolveLimits(options.limits);
     this.#snapshotPolicy = resolveSnapshotPolicy(options);
     this.id = options.id;
@@ -231,8 +261,9 @@ export class RaftNode {
    * `drainTimeoutMs`, commands and queries already accepted get that long to finish first (a
    * graceful shutdown: new work is refused with STOPPED meanwhile).
    */
-  async stop(options: { drainTimeoutMs?: number } = {}): Promise<void> {
+  async stop(options: StopOptions = {}): Promise<void> {
     const drainTimeoutMs = options.drainTimeoutMs ?? 0;
+    if (options.transferLeadership === true) await this.#handOffLeadership();
     if (this.#state === 'running' && drainTimeoutMs > 0) await this.#drainPending(drainTimeoutMs);
     if (this.#state === 'running' || this.#state === 'created') {
       this.#state = 'stopped';
@@ -265,6 +296,7 @@ export class RaftNode {
     this.#unregister = undefined;
     this.#commands.settleAll(result);
     this.#queries.settleAll(result);
+    this.#confChanges.settleAll(result);
     this.#unissuedReads = [];
     this.#parked = [];
     this.#checkDrained?.();
@@ -340,6 +372,75 @@ export class RaftNode {
       snapshotIndex: this.#storage.snapshot().metadata.index,
       storageError: this.#fatal?.message,
     };
+  }
+
+  /**
+   * Changes the membership by one server (Raft dissertation 4.1) and resolves once the change is
+   * committed and applied on this node, with the membership now in force. Call it on the leader
+   * (a follower answers NOT_LEADER with a hint). `add-voter` adds the node as a learner, waits
+   * until it caught up, then promotes it. A change refused for a passing reason (an earlier
+   * change still applying: CHANGE_IN_PROGRESS; a learner still behind: LEARNER_BEHIND; a
+   * transfer) is retried on every tick until `timeoutMs`, then that code is returned.
+   */
+  async changeMembership(
+    change: ConfChange,
+    options: MembershipChangeOptions = {},
+  ): Promise<MembershipChangeResult> {
+    if (!this.#accepting()) return failure('STOPPED', this.#refusal());
+    const badTimeout = checkTimeout(options.timeoutMs);
+    if (badTimeout !== undefined) return badTimeout;
+    const timeoutMs = options.timeoutMs ?? this.#limits.commandTimeoutMs;
+    const deadlineMs = this.#scheduler.nowMs() + timeoutMs;
+    if (change.type !== 'add-voter') return this.#changeOnce(change, deadlineMs);
+    const { voters, learners } = this.#core.status().membership;
+    if (!voters.includes(change.node) && !learners.includes(change.node)) {
+      const added = await this.#changeOnce({ type: 'add-learner', node: change.node }, deadlineMs);
+      if (!added.ok) return added;
+    }
+    return this.#changeOnce({ type: 'promote', node: change.node }, deadlineMs);
+  }
+
+  async #changeOnce(change: ConfChange, deadlineMs: number): Promise<MembershipChangeResult> {
+    for (;;) {
+      if (!this.#running()) return failure('STOPPED', this.#refusal());
+      const result = this.#core.proposeConfChange(change);
+      this.#schedule();
+      if (result.ok) return this.#confChanges.wait({ ...result, deadlineMs });
+      if (result.code === 'NOT_LEADER') {
+        return failure(
+          'NOT_LEADER',
+          'membership changes are made on the leader',
+          result.leaderHint,
+        );
+      }
+      const passing =
+        result.code === 'CHANGE_IN_PROGRESS' ||
+        result.code === 'LEARNER_BEHIND' ||
+        result.code === 'TRANSFER_IN_PROGRESS';
+      if (!passing || this.#scheduler.nowMs() >= deadlineMs) {
+        return { ok: false, code: result.code, message: result.reason };
+      }
+      await this.#confChanges.nextTick();
+    }
+  }
+
+  /** `stop({ transferLeadership })`: hands the lead to the most caught-up voter and waits. */
+  async #handOffLeadership(): Promise<void> {
+    const status = this.#core.status();
+    if (!this.#running() || status.role !== 'leader') return;
+    let target: { id: NodeId; matchIndex: number } | undefined;
+    for (const progress of status.progress ?? []) {
+      if (progress.id === this.id || !status.membership.voters.includes(progress.id)) continue;
+      if (target === undefined || progress.matchIndex > target.matchIndex) target = progress;
+    }
+    if (target === undefined || !this.#core.transferLeadership(target.id).ok) return;
+    this.#schedule();
+    const deadlineMs =
+      this.#scheduler.nowMs() + 2 * this.#timing.electionTicks * this.#timing.tickIntervalMs;
+    while (this.#running() && this.#scheduler.nowMs() < deadlineMs) {
+      if (this.#core.status().role !== 'leader') return;
+      await this.#confChanges.nextTick();
+    }
   }
 
   /** Asks the core to hand leadership to `to` (it must be a caught-up voter). */
@@ -681,6 +782,7 @@ export class RaftNode {
       failure('TIMEOUT', 'not applied within the timeout; retry with the same seq'),
     );
     this.#queries.expire(nowMs, failure('TIMEOUT', 'no read index within the timeout'));
+    this.#confChanges.tick(nowMs);
     this.#retryParked();
     this.#retryReads();
     this.#reissueStaleReads(nowMs);
@@ -763,9 +865,18 @@ export class RaftNode {
   #deliver(ready: Ready): void {
     if (ready.snapshot !== undefined) this.#installSnapshot(ready.snapshot);
     if (ready.messages.length > 0) this.#transport.send(ready.messages);
+    if (ready.membership !== undefined) this.#membershipChanged(ready.membership);
     for (const entry of ready.committedEntries) this.#applyEntry(entry);
     for (const read of ready.readStates) this.#queries.confirmed(read.context, read.index);
     this.#queries.serve(this.#appliedIndex);
+  }
+
+  #membershipChanged(membership: Membership): void {
+    try {
+      this.#onMembershipChange?.(membership);
+    } catch {
+      // The hook belongs to the host; its failure must not stop the Raft loop.
+    }
   }
 
   #installSnapshot(snapshot: Snapshot): void {
@@ -833,6 +944,7 @@ export class RaftNode {
     this.#appliedIndex = entry.index;
     this.#appliedTerm = entry.term;
     this.#bytesSinceSnapshot += entry.data.byteLength;
+    if (this.#confChanges.size > 0) this.#confChanges.applied(entry, this.#core.status().leaderId);
   }
 
   #afterReady(): void {
