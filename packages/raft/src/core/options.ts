@@ -22,6 +22,8 @@ export interface ResolvedOptions {
   readonly maxUncommittedEntries: number;
   readonly maxLearnerLagEntries: number;
   readonly maxCommittedBytesPerReady: number;
+  readonly maxSnapshotChunkBytes: number;
+  readonly maxSnapshotBytes: number;
   readonly appliedIndex: number;
 }
 
@@ -33,6 +35,9 @@ export const DEFAULT_MAX_INFLIGHT_MESSAGES = 256;
 export const DEFAULT_MAX_UNCOMMITTED_ENTRIES = 10_000;
 export const DEFAULT_MAX_LEARNER_LAG_ENTRIES = 256;
 export const DEFAULT_MAX_COMMITTED_BYTES_PER_READY: number = 64 * 1024 * 1024;
+/** Well under transport-ws's 4 MiB frame limit, so one chunk always fits in one frame. */
+export const DEFAULT_MAX_SNAPSHOT_CHUNK_BYTES: number = 1024 * 1024;
+export const DEFAULT_MAX_SNAPSHOT_BYTES: number = 1024 * 1024 * 1024;
 
 function invalid(option: string, rule: string, value: unknown): RaftError {
   const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
@@ -117,16 +122,26 @@ export function resolveOptions(options: RaftCoreOptions): ResolvedOptions {
       options.maxUncommittedEntries,
       DEFAULT_MAX_UNCOMMITTED_ENTRIES,
     ),
-    maxCommittedBytesPerReady: positiveInteger(
-      'maxCommittedBytesPerReady',
-      options.maxCommittedBytesPerReady,
-      DEFAULT_MAX_COMMITTED_BYTES_PER_READY,
-    ),
-    appliedIndex,
     maxLearnerLagEntries: positiveInteger(
       'maxLearnerLagEntries',
       options.maxLearnerLagEntries,
       DEFAULT_MAX_LEARNER_LAG_ENTRIES,
     ),
+    maxCommittedBytesPerReady: positiveInteger(
+      'maxCommittedBytesPerReady',
+      options.maxCommittedBytesPerReady,
+      DEFAULT_MAX_COMMITTED_BYTES_PER_READY,
+    ),
+    maxSnapshotChunkBytes: positiveInteger(
+      'maxSnapshotChunkBytes',
+      options.maxSnapshotChunkBytes,
+      DEFAULT_MAX_SNAPSHOT_CHUNK_BYTES,
+    ),
+    maxSnapshotBytes: positiveInteger(
+      'maxSnapshotBytes',
+      options.maxSnapshotBytes,
+      DEFAULT_MAX_SNAPSHOT_BYTES,
+    ),
+    appliedIndex,
   };
 }

@@ -3,6 +3,7 @@
 // match; in `replicate` it streams optimistically, bounded by a window of in-flight messages;
 // in `snapshot` it waits for the follower to install a snapshot.
 import type { NodeId } from '../messages.js';
+import type { Snapshot } from './types.js';
 
 /**
  * A ring buffer of the last index of each AppendEntries in flight. Acknowledging index i frees
@@ -61,8 +62,12 @@ export class Progress {
   probeSent = false;
   /** The snapshot index being installed, in snapshot state. */
   pendingSnapshot = 0;
-  /** Leader ticks spent waiting in snapshot state, to retry a lost snapshot. */
+  /** Leader ticks since the snapshot chunk in flight was sent, to resend a lost one. */
   snapshotTicks = 0;
+  /** In snapshot state: the snapshot being sent (fixed until it is installed or abandoned). */
+  outgoingSnapshot: Snapshot | undefined = undefined;
+  /** In snapshot state: the offset of the chunk in flight. */
+  snapshotOffset = 0;
   /** Leader ticks since this follower last sent anything (check-quorum, snapshot decisions). */
   inactiveTicks = 0;
   readonly inflights: Inflights;
@@ -98,6 +103,8 @@ export class Progress {
     this.probeSent = false;
     this.pendingSnapshot = 0;
     this.snapshotTicks = 0;
+    this.outgoingSnapshot = undefined;
+    this.snapshotOffset = 0;
     this.state = state;
     this.inflights.reset();
   }

@@ -23,6 +23,7 @@ import type { ConfChange, ConfChangeResult } from './membership.js';
 import { resolveOptions } from './options.js';
 import type { ResolvedOptions } from './options.js';
 import { Progress } from './progress.js';
+import { SnapshotAssembler, snapshotChunk } from './snapshot-transfer.js';
 import { ReadOnly } from './read-only.js';
 import type { PendingRead } from './read-only.js';
 import type {
@@ -150,6 +151,8 @@ export class RaftCore {
   private randomizedElectionTimeout = 0;
   private leadTransferee: NodeId | null = null;
   private readOnly = new ReadOnly();
+  /** Follower side of chunked InstallSnapshot; bounded by `maxSnapshotBytes`. */
+  private readonly incomingSnapshot: SnapshotAssembler;
 
   private messages: RaftMessage[] = [];
   private readStates: ReadState[] = [];
@@ -169,6 +172,7 @@ export class RaftCore {
   constructor(options: RaftCoreOptions) {
     this.options = resolveOptions(options);
     this.id = this.options.id;
+    this.incomingSnapshot = new SnapshotAssembler(this.options.maxSnapshotBytes);
     const { hardState, membership } = this.options.storage.initialState();
     checkHardState(hardState);
     const appliedFloor = Math.max(hardState.commit, this.options.storage.firstIndex() - 1);
@@ -462,11 +466,7 @@ export class RaftCore {
     for (const progress of this.progress.values()) {
       if (progress.id === this.id) continue;
       progress.inactiveTicks++;
-      // A snapshot (or its answer) may be lost; without a retry the follower would wait forever.
-      if (progress.state === 'snapshot' && ++progress.snapshotTicks >= this.options.electionTicks) {
-        progress.pendingSnapshot = 0;
-        progress.becomeProbe();
-      }
+      if (progress.state === 'snapshot') this.tickSnapshot(progress);
     }
     // Check-quorum, evaluated every tick: the leader steps down exactly one election timeout
     // after it last heard from a quorum, the same span for which followers honour its lease.
@@ -632,6 +632,8 @@ export class RaftCore {
     this.reset(this.term);
     this.leaderId = this.id;
     this.role = 'leader';
+    // A leader never receives snapshots: release any partly assembled one.
+    this.incomingSnapshot.reset();
     const self = this.progress.get(this.id);
     self?.becomeReplicate();
     // The no-op lets the new leader commit entries of earlier terms (Raft paper, 5.4.2) and
@@ -975,6 +977,7 @@ export class RaftCore {
     );
   }
 
+  /** One chunk of a leader's snapshot; only the last one restores (see `snapshot-transfer.ts`). */
   private handleSnapshot(message: InstallSnapshot): void {
     const respond = (success: boolean, nextOffset: number): void => {
       this.send({
@@ -985,20 +988,26 @@ export class RaftCore {
         success,
       });
     };
-    // Only whole snapshots in one chunk are supported for now; the leader falls back to probing.
-    if (message.offset !== 0 || !message.done) {
-      respond(false, 0);
+    if (message.lastIncludedIndex <= this.log.committed) {
+      // Everything the snapshot covers is committed here already, so it matches the leader's
+      // log: say so the way a successful append would, and the leader resumes appending.
+      this.incomingSnapshot.reset();
+      this.sendAppendResponse(message.from, { success: true, matchIndex: this.log.committed });
       return;
     }
-    this.restore({
-      metadata: {
-        index: message.lastIncludedIndex,
-        term: message.lastIncludedTerm,
-        membership: message.membership,
-      },
-      data: message.data,
-    });
-    respond(true, message.data.byteLength);
+    const outcome = this.incomingSnapshot.accept(message);
+    switch (outcome.type) {
+      case 'partial':
+        respond(true, outcome.nextOffset);
+        return;
+      case 'refused':
+        respond(false, 0);
+        return;
+      case 'complete':
+        this.restore(outcome.snapshot);
+        respond(true, outcome.snapshot.data.byteLength);
+        return;
+    }
   }
 
   /** Installs a leader's snapshot unless our log already covers it (etcd-io/raft `restore`). */
@@ -1130,16 +1139,32 @@ export class RaftCore {
     return true;
   }
 
-  /** The follower needs entries that were compacted away: send the latest snapshot whole. */
+  /** The follower needs entries that were compacted away: start sending the latest snapshot. */
   private sendSnapshot(progress: Progress): boolean {
     // A follower we have not heard from recently may be down; a snapshot would be wasted.
     if (!progress.recentActive) return false;
     const snapshot = this.log.snapshot();
-    const { index, term, membership } = snapshot.metadata;
+    const index = snapshot.metadata.index;
     invariant(
       index > 0,
       () => `entries before ${this.log.firstIndex()} are gone but there is no snapshot`,
     );
+    progress.becomeSnapshot(index);
+    progress.outgoingSnapshot = snapshot;
+    this.sendSnapshotChunk(progress, 0);
+    return true;
+  }
+
+  /** Sends the chunk at `offset` of the snapshot in flight; one chunk is in flight at a time. */
+  private sendSnapshotChunk(progress: Progress, offset: number): void {
+    const snapshot = progress.outgoingSnapshot;
+    invariant(snapshot !== undefined, () => `no snapshot is being sent to ${progress.id}`);
+    const { index, term, membership } = snapshot.metadata;
+    const chunk = snapshotChunk({
+      snapshot,
+      offset,
+      maxChunkBytes: this.options.maxSnapshotChunkBytes,
+    });
     const message: InstallSnapshot = {
       type: 'InstallSnapshot',
       from: this.id,
@@ -1148,13 +1173,34 @@ export class RaftCore {
       lastIncludedIndex: index,
       lastIncludedTerm: term,
       membership,
-      offset: 0,
-      data: snapshot.data,
-      done: true,
+      offset,
+      data: chunk.data,
+      done: chunk.done,
     };
     this.messages.push(message);
-    progress.becomeSnapshot(index);
-    return true;
+    progress.snapshotOffset = offset;
+    progress.snapshotTicks = 0;
+  }
+
+  /**
+   * A leader tick for a follower in snapshot state. A follower that went quiet is given up on
+   * (probing resumes when it answers again, with a fresh snapshot from offset 0); a chunk or its
+   * answer that was lost is sent again after half an election timeout.
+   */
+  private tickSnapshot(progress: Progress): void {
+    progress.snapshotTicks++;
+    if (!progress.recentActive) {
+      progress.pendingSnapshot = 0;
+      progress.becomeProbe();
+      return;
+    }
+    const resendTicks = Math.max(
+      2 * this.options.heartbeatTicks,
+      Math.ceil(this.options.electionTicks / 2),
+    );
+    if (progress.snapshotTicks >= resendTicks) {
+      this.sendSnapshotChunk(progress, progress.snapshotOffset);
+    }
   }
 
   private handleAppendSuccess(progress: Progress, matchIndex: number): void {
@@ -1211,18 +1257,30 @@ export class RaftCore {
   }
 
   private handleSnapshotResponse(progress: Progress, response: InstallSnapshotResponse): void {
-    if (progress.state !== 'snapshot') return;
-    if (response.success) {
+    const snapshot = progress.outgoingSnapshot;
+    if (progress.state !== 'snapshot' || snapshot === undefined) return;
+    // An answer about another snapshot (an earlier attempt) says nothing about this one.
+    if (response.lastIncludedIndex !== snapshot.metadata.index) return;
+    if (!response.success) {
+      // The follower lost track (a chunk missing, a different snapshot) or refused the size:
+      // start over from offset 0 with the latest snapshot, paced by the next heartbeat answer.
+      progress.pendingSnapshot = 0;
+      progress.becomeProbe();
+      progress.probeSent = true;
+      return;
+    }
+    if (response.nextOffset >= snapshot.data.byteLength) {
+      // Installed: the follower holds everything up to the snapshot's index.
       progress.maybeUpdate(response.lastIncludedIndex);
       progress.becomeProbe();
       progress.becomeReplicate();
       this.sendAppend(progress.id);
       return;
     }
-    // Retry from probing; the next heartbeat response resumes sending.
-    progress.pendingSnapshot = 0;
-    progress.becomeProbe();
-    progress.probeSent = true;
+    // Only an answer that moves forward sends the next chunk; a duplicate answer is ignored.
+    if (response.nextOffset > progress.snapshotOffset) {
+      this.sendSnapshotChunk(progress, response.nextOffset);
+    }
   }
 
   private handleHeartbeatResponse(progress: Progress, response: HeartbeatResponse): void {

@@ -153,6 +153,13 @@ export interface RaftCoreOptions {
    * leader's last index; otherwise `proposeConfChange` answers `LEARNER_BEHIND`. Default 256.
    */
   readonly maxLearnerLagEntries?: number;
+  /**
+   * Largest chunk of a snapshot in one InstallSnapshot; one chunk is in flight per follower, so
+   * heartbeats keep flowing while a large snapshot is sent. Default 1 MiB.
+   */
+  readonly maxSnapshotChunkBytes?: number;
+  /** Largest snapshot a follower accepts from a leader; a larger one is refused. Default 1 GiB. */
+  readonly maxSnapshotBytes?: number;
   /** Applied index to resume from after restart (entries up to it are not returned again). */
   readonly appliedIndex?: number;
 }
