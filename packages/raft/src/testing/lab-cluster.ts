@@ -26,6 +26,11 @@ export interface LabClusterOptions {
   readonly traceLinesOnFailure?: number;
   /** Core settings replacing the lab defaults (heartbeat 100 ms, election timeout 1-2 s). */
   readonly raft?: SimRaftOptions;
+  /**
+   * The lab's applierSnap (3D): every server snapshots every this many applied entries (the lab's
+   * SnapShotInterval, 10) and compacts its log. Default: no snapshots (3A-3C).
+   */
+  readonly snapshotInterval?: number;
 }
 
 export interface LabStart {
@@ -69,6 +74,9 @@ export class LabCluster {
       clockDriftMax: 0.01,
       raft: { ...raftOptions, ...options.raft },
       network: this.unreliable ? labUnreliableNetwork : reliableLinks,
+      ...(options.snapshotInterval === undefined
+        ? {}
+        : { snapshotEveryEntries: options.snapshotInterval }),
       ...(options.replayCommand === undefined ? {} : { replayCommand: options.replayCommand }),
       ...(options.traceLinesOnFailure === undefined
         ? {}
@@ -254,6 +262,15 @@ export class LabCluster {
     if (count >= n) return command;
     if (movedOn()) return undefined;
     return this.fail(`only ${count} decided for index ${index}; wanted ${n}`);
+  }
+
+  /** The largest log any server keeps beyond its snapshot, in bytes (the lab's LogSize). */
+  logSize(): number {
+    let largest = 0;
+    for (let i = 0; i < this.servers; i++) {
+      largest = Math.max(largest, this.sim.node(this.id(i)).logBytes);
+    }
+    return largest;
   }
 
   /** RPCs (request messages) sent so far, the lab's rpcTotal. */

@@ -2,9 +2,10 @@
 // whose writes only become durable at sync, and a trivial deterministic state machine (the list
 // of applied entries). Crashing drops the core and everything not yet synced; restarting builds a
 // fresh core on a storage rebuilt from the durable copy and re-applies the log from index 1.
-import type { Entry, NodeId, RaftMessage } from '../messages.js';
+import type { Entry, EntryType, NodeId, RaftMessage } from '../messages.js';
 import type {
   HardState,
+  Snapshot,
   LogStorage,
   ProposeResult,
   RaftCoreOptions,
@@ -43,10 +44,41 @@ export interface SimFactories {
   createStorage(init: { peers: readonly NodeId[]; durable: DurableState }): LogStorage;
 }
 
-/** One write of a Ready (its hard state or its entries), not yet synced. */
+/** One write of a Ready (its hard state, its entries or an installed snapshot), not yet synced. */
 interface UnsyncedWrite {
   readonly hardState?: HardState;
   readonly entries?: readonly Entry[];
+  readonly snapshot?: Snapshot;
+}
+
+/**
+ * The simulated state machine's snapshot: every applied entry up to the snapshot's index, as the
+ * lab's applier keeps its whole command log. A node that installs one knows its log again from
+ * index 1, so the simulator's own bookkeeping (and every invariant) still sees whole logs.
+ */
+export function encodeSimSnapshot(entries: readonly Entry[]): Uint8Array {
+  const rows = entries.map((entry) => [
+    entry.index,
+    entry.term,
+    entry.type,
+    Array.from(entry.data),
+  ]);
+  return new TextEncoder().encode(JSON.stringify(rows));
+}
+
+export function decodeSimSnapshot(data: Uint8Array): Entry[] {
+  const rows = JSON.parse(new TextDecoder().decode(data)) as [
+    number,
+    number,
+    EntryType,
+    number[],
+  ][];
+  return rows.map(([index, term, type, bytes]) => ({
+    index,
+    term,
+    type,
+    data: Uint8Array.from(bytes),
+  }));
 }
 
 /** What a host turn asks of the simulator around it. */
@@ -78,6 +110,13 @@ export class SimNode implements NodeView {
   private readonly factories: SimFactories;
   private readonly coreOptions: Omit<RaftCoreOptions, 'id' | 'peers' | 'storage'>;
   private readonly host: NodeHost;
+  /** Take a snapshot (and compact the log up to it) every this many applied entries; off when undefined. */
+  private readonly snapshotEveryEntries: number | undefined;
+  /** The latest snapshot that reached the disk (taken here, or installed and synced). */
+  private durableSnapshot: Snapshot | undefined = undefined;
+  /** Snapshots this node took, and snapshots it installed from a leader, over all its lives. */
+  snapshotsTaken = 0;
+  snapshotsInstalled = 0;
   private core: SimCore | undefined;
   private storage: LogStorage | undefined;
   private durableHardState: HardState = emptyHardState;
@@ -99,7 +138,9 @@ export class SimNode implements NodeView {
     factories: SimFactories;
     coreOptions: Omit<RaftCoreOptions, 'id' | 'peers' | 'storage'>;
     host: NodeHost;
+    snapshotEveryEntries?: number | undefined;
   }) {
+    this.snapshotEveryEntries = init.snapshotEveryEntries;
     this.id = init.id;
     this.peers = init.peers;
     this.factories = init.factories;
@@ -143,18 +184,51 @@ export class SimNode implements NodeView {
     this.leaderId = null;
     this.storage = this.factories.createStorage({ peers: this.peers, durable: this.durableState });
     this.host.checker.onRestart(this.id);
+    const appliedIndex = this.restoreSnapshot(this.storage);
     this.core = this.factories.createCore({
       ...this.coreOptions,
       id: this.id,
       peers: this.peers,
       storage: this.storage,
-      appliedIndex: 0,
+      appliedIndex,
     });
     this.host.trace(
       this.id,
       `start term=${this.written.term} vote=${String(this.written.vote)} commit=${this.written.commit} last=${this.writtenLog.length}`,
     );
     this.drain();
+  }
+
+  /**
+   * After a restart: the storage gets the durable snapshot and drops the log it covers, and the
+   * state machine starts from it (the core replays only the log after it). Returns its index.
+   */
+  private restoreSnapshot(storage: LogStorage): number {
+    const snapshot = this.durableSnapshot;
+    if (snapshot === undefined) return 0;
+    const index = snapshot.metadata.index;
+    storage.createSnapshot({
+      index,
+      data: snapshot.data,
+      membership: snapshot.metadata.membership,
+    });
+    storage.compact(index);
+    // The snapshot proves everything up to its index committed, even if that commit index was
+    // never synced in a hard state.
+    this.written = { ...this.written, commit: Math.max(this.written.commit, index) };
+    for (const entry of decodeSimSnapshot(snapshot.data)) this.apply(entry);
+    return index;
+  }
+
+  /** Bytes of log this node keeps beyond its snapshot (the lab's RaftStateSize, roughly). */
+  get logBytes(): number {
+    const base =
+      this.storage === undefined
+        ? (this.durableSnapshot?.metadata.index ?? 0)
+        : this.storage.firstIndex() - 1;
+    let bytes = 0;
+    for (const entry of this.writtenLog.slice(base)) bytes += entry.data.byteLength + 24;
+    return bytes;
   }
 
   /** Writes made since the last sync (what a crash may lose). */
@@ -225,6 +299,7 @@ export class SimNode implements NodeView {
       const ready = core.ready();
       if (!this.handle(ready)) return;
       core.advance(ready);
+      this.maybeSnapshot();
     }
     throw new Error(`${this.id}: ready() still pending after ${maxReadyRoundsPerTurn} rounds`);
   }
@@ -240,9 +315,13 @@ export class SimNode implements NodeView {
       const term = ready.hardState?.term ?? this.written.term;
       this.noteSoftState({ role: ready.softState.role, leaderId: ready.softState.leaderId, term });
     }
-    this.contract(ready.snapshot === undefined, 'the simulator does not model snapshots yet');
-    // Entries before the hard state, as a write-ahead log does (RaftNode too): a torn tail may
-    // then lose a commit index, never keep one that points past the entries it covers.
+    this.contract(
+      ready.snapshot === undefined || this.snapshotEveryEntries !== undefined,
+      'a snapshot arrived but this simulation takes none',
+    );
+    // Snapshot, then entries, then the hard state, as a write-ahead log does (RaftNode too): a
+    // torn tail may then lose a commit index, never keep one past the entries it covers.
+    const installed = this.writeSnapshot(ready);
     this.write(ready);
     this.writeHardState(ready);
     if (ready.mustSync) {
@@ -255,6 +334,8 @@ export class SimNode implements NodeView {
       this.sync();
     }
     for (const message of ready.messages) this.send(message);
+    // The state machine restores the snapshot before it applies anything after it.
+    for (const entry of installed.slice(this.appliedEntries.length)) this.apply(entry);
     for (const entry of ready.committedEntries) this.apply(entry);
     const first = ready.committedEntries[0];
     const last = ready.committedEntries[ready.committedEntries.length - 1];
@@ -290,6 +371,40 @@ export class SimNode implements NodeView {
     this.host.trace(this.id, `hard state term=${term} vote=${String(vote)} commit=${commit}`);
   }
 
+  /** Installs a leader's snapshot: the log is replaced by the entries it holds. */
+  private writeSnapshot(ready: Ready): readonly Entry[] {
+    const snapshot = ready.snapshot;
+    const storage = this.storage;
+    if (snapshot === undefined || storage === undefined) return [];
+    this.contract(ready.mustSync, `snapshot at ${snapshot.metadata.index} without mustSync`);
+    const entries = decodeSimSnapshot(snapshot.data);
+    const previousLastIndex = this.writtenLog.length;
+    storage.applySnapshot(snapshot);
+    this.writtenLog = [...entries];
+    this.unsyncedWrites.push({ entries, snapshot });
+    this.host.checker.onAppend(this, { entries, previousLastIndex });
+    this.snapshotsInstalled++;
+    this.host.trace(this.id, `install snapshot at ${snapshot.metadata.index}`);
+    return entries;
+  }
+
+  /**
+   * The lab's applier: a snapshot every `snapshotEveryEntries` applied entries, then the log up
+   * to it is compacted away. A snapshot file is written atomically, so it is durable at once.
+   */
+  private maybeSnapshot(): void {
+    const every = this.snapshotEveryEntries;
+    const storage = this.storage;
+    if (every === undefined || storage === undefined) return;
+    const applied = this.appliedEntries.length;
+    if (applied - storage.snapshot().metadata.index < every) return;
+    const data = encodeSimSnapshot(this.appliedEntries);
+    this.durableSnapshot = storage.createSnapshot({ index: applied, data });
+    storage.compact(applied);
+    this.snapshotsTaken++;
+    this.host.trace(this.id, `snapshot at ${applied}, log compacted`);
+  }
+
   private write(ready: Ready): void {
     const storage = this.storage;
     if (storage === undefined) return;
@@ -323,6 +438,7 @@ export class SimNode implements NodeView {
         this.durableHardState = write.hardState;
         this.host.checker.onDurableHardState(this.id, write.hardState);
       }
+      if (write.snapshot !== undefined) this.durableSnapshot = write.snapshot;
       const first = write.entries?.[0];
       if (write.entries !== undefined && first !== undefined) {
         this.durableEntries.length = Math.min(this.durableEntries.length, first.index - 1);

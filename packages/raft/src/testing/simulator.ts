@@ -54,6 +54,11 @@ export interface SimulatorOptions {
   readonly traceLinesOnFailure?: number;
   /** Upper bound on pending events (a runaway guard). Default 1,000,000. */
   readonly maxPendingEvents?: number;
+  /**
+   * Each node snapshots its applied entries every this many and compacts its log up to the
+   * snapshot, so lagging nodes catch up through InstallSnapshot. Default: no snapshots.
+   */
+  readonly snapshotEveryEntries?: number;
 }
 
 export type SimulationFailureCode = 'INVARIANT_VIOLATED' | 'CORE_THREW' | 'LIVENESS';
@@ -191,6 +196,7 @@ export class Simulator {
         factories: options.factories,
         coreOptions: { ...options.raft, random: () => nodeRandom.next() },
         host: this.hostFor(),
+        snapshotEveryEntries: options.snapshotEveryEntries,
       });
       this.nodes.set(id, node);
     }
