@@ -67,6 +67,9 @@ export const ConfigSchema = z
       .default('distsync'),
     secret: z.string().min(16, { error: 'expected at least 16 characters' }).optional(),
     token: z.string().min(1).optional(),
+    tlsCertFile: z.string().min(1).optional(),
+    tlsKeyFile: z.string().min(1).optional(),
+    tlsCaFile: z.string().min(1).optional(),
     tickMs: integer(1, 10_000).default(50),
     electionTicks: integer(2, 1000).default(10),
     maxBodyBytes: integer(1024, 64 * 1024 * 1024).default(1024 * 1024),
@@ -78,6 +81,20 @@ export const ConfigSchema = z
     logFormat: z.enum(['json', 'pretty', 'auto']).default('auto'),
   })
   .superRefine((config, ctx) => {
+    if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [config.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile'],
+        message: 'tlsCertFile and tlsKeyFile go together',
+      });
+    }
+    if (config.tlsCaFile !== undefined && config.tlsCertFile === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tlsCaFile'],
+        message: 'needs tlsCertFile and tlsKeyFile',
+      });
+    }
     if (Object.keys(config.peers).some((id) => id !== config.id) && config.secret === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -109,6 +126,9 @@ export const CONFIG_KEYS: readonly (keyof ParsedConfig)[] = [
   'clusterId',
   'secret',
   'token',
+  'tlsCertFile',
+  'tlsKeyFile',
+  'tlsCaFile',
   'tickMs',
   'electionTicks',
   'maxBodyBytes',
@@ -211,13 +231,19 @@ export function loadConfig(sources: ConfigSources = {}): NodeConfig {
     });
   }
   const config = parsed.data;
-  const peers = Object.fromEntries(Object.entries(config.peers).filter(([id]) => id !== config.id));
+  const tls = config.tlsCertFile !== undefined;
+  // A TLS node talks TLS to its peers too: one cluster, one scheme.
+  const peers = Object.fromEntries(
+    Object.entries(config.peers)
+      .filter(([id]) => id !== config.id)
+      .map(([id, url]) => [id, tls ? url.replace(/^ws:/, 'wss:') : url]),
+  );
   const advertiseHost =
     config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   return {
     ...config,
     peers,
-    advertise: config.advertise ?? `http://${advertiseHost}:${config.port}`,
+    advertise: config.advertise ?? `${tls ? 'https' : 'http'}://${advertiseHost}:${config.port}`,
     dataDir: config.dataDir ?? join('.distsync', config.id),
   };
 }

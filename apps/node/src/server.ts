@@ -1,14 +1,16 @@
 // One distsync node process: one http server on the node's port serving Hono (HTTP API) and
 // transport-ws (/peer, /client upgrades), a RaftNode on FileStorage under the data directory,
 // and the registered services. `drain()` is the graceful shutdown SIGTERM and SIGINT run.
-import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { getRequestListener } from '@hono/node-server';
 import { FileStorage, RaftMessageSchema, RaftNode, type RaftError } from '@distsync/raft';
 import {
   createPeerTransport,
   createTransportServer,
+  type ClientTlsOptions,
   type PeerTransport,
   type RequestHandler,
   type TransportServer,
@@ -84,6 +86,39 @@ function listen(server: Server, config: NodeConfig): Promise<number> {
   });
 }
 
+function readPem(path: string, field: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new NodeError('CONFIG_INVALID', `${field}: cannot read ${path}`, { cause: error, field });
+  }
+}
+
+/** http, or https when a certificate is configured (peers' certificates are checked on /peer). */
+function createServer(config: NodeConfig): Server {
+  if (config.tlsCertFile === undefined || config.tlsKeyFile === undefined)
+    return createHttpServer();
+  return createHttpsServer({
+    cert: readPem(config.tlsCertFile, 'tlsCertFile'),
+    key: readPem(config.tlsKeyFile, 'tlsKeyFile'),
+    ...(config.tlsCaFile === undefined ? {} : { ca: readPem(config.tlsCaFile, 'tlsCaFile') }),
+    requestCert: config.tlsCaFile !== undefined,
+    // Clients need no certificate; /peer upgrades are refused without a trusted one.
+    rejectUnauthorized: false,
+  });
+}
+
+function peerTls(config: NodeConfig): { tls: ClientTlsOptions } | Record<string, never> {
+  if (config.tlsCertFile === undefined || config.tlsKeyFile === undefined) return {};
+  return {
+    tls: {
+      certFile: config.tlsCertFile,
+      keyFile: config.tlsKeyFile,
+      ...(config.tlsCaFile === undefined ? {} : { caFile: config.tlsCaFile }),
+    },
+  };
+}
+
 async function openStorage(dataDir: string): Promise<FileStorage> {
   mkdirSync(dataDir, { recursive: true });
   return FileStorage.open({ dataDir });
@@ -154,18 +189,20 @@ export async function startNode(
 ): Promise<RunningNode> {
   const { logger } = options;
   const startedAtMs = Date.now();
+  // TLS files are read first: a bad path fails before the WAL is opened.
+  const httpServer = createServer(config);
   const storage = await openStorage(config.dataDir);
   const registry = new ServiceRegistry((options.services ?? defaultServices)(config));
   const metrics = new NodeMetrics();
   for (const service of registry.all()) service.registerMetrics?.(metrics.registry);
   let draining = false;
-  const httpServer = createServer();
   const transportLogger = logger.child({ component: 'transport' });
   // A lone node has nobody to prove membership to: any secret will do.
   const secret = config.secret ?? randomBytes(24).toString('hex');
   const wiring: { clientHandler?: RequestHandler } = {};
   const server: TransportServer = await createTransportServer({
     server: httpServer,
+    requirePeerCertificate: config.tlsCaFile !== undefined,
     logger: transportLogger,
     maxFrameBytes: config.maxBodyBytes + ENVELOPE_SLACK_BYTES,
     clients: {
@@ -185,6 +222,7 @@ export async function startNode(
     messageSchema: RaftMessageSchema,
     server,
     peers: config.peers,
+    ...peerTls(config),
     logger: transportLogger,
   });
   const node = new RaftNode({

@@ -48,6 +48,10 @@ export async function runNode(flags: Record<string, unknown>): Promise<void> {
       },
     });
   } catch (error) {
+    if (error instanceof NodeError && error.code === 'CONFIG_INVALID') {
+      process.stderr.write(`distsync: invalid configuration: ${error.message}\n`);
+      process.exit(EXIT_USAGE);
+    }
     logger.fatal({ err: error }, 'cannot start the node');
     process.stderr.write(`distsync: cannot start node ${config.id}: ${describeError(error)}\n`);
     process.exit(EXIT_FAILURE);
