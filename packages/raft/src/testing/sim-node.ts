@@ -2,7 +2,9 @@
 // whose writes only become durable at sync, and a trivial deterministic state machine (the list
 // of applied entries). Crashing drops the core and everything not yet synced; restarting builds a
 // fresh core on a storage rebuilt from the durable copy and re-applies the log from index 1.
-import type { Entry, EntryType, NodeId, RaftMessage } from '../messages.js';
+import type { Entry, EntryType, Membership, NodeId, RaftMessage } from '../messages.js';
+import type { ConfChange, ConfChangeResult } from '../core/membership.js';
+import { decodeConfigEntry } from '../core/membership.js';
 import type {
   HardState,
   Snapshot,
@@ -26,6 +28,8 @@ export interface SimCore {
   propose(data: Uint8Array): ProposeResult;
   readIndex(context: string): ReadIndexResult;
   transferLeadership(to: NodeId): TransferResult;
+  /** Optional so that fake cores without membership change still fit. */
+  proposeConfChange?(change: ConfChange): ConfChangeResult;
   hasReady(): boolean;
   ready(): Ready;
   advance(ready: Ready): void;
@@ -289,6 +293,22 @@ export class SimNode implements NodeView {
     const result = this.core.transferLeadership(to);
     this.drain();
     return result;
+  }
+
+  proposeConfChange(change: ConfChange): ConfChangeResult | undefined {
+    if (this.core?.proposeConfChange === undefined) return undefined;
+    const result = this.core.proposeConfChange(change);
+    this.drain();
+    return result;
+  }
+
+  /** The membership this incarnation applied last (its bootstrap peers before any change). */
+  get membership(): Membership {
+    for (let i = this.appliedEntries.length - 1; i >= 0; i--) {
+      const entry = this.appliedEntries[i];
+      if (entry?.type === 'config') return decodeConfigEntry(entry.data).membership;
+    }
+    return { voters: [...this.peers], learners: [] };
   }
 
   /** Runs the host loop until the core has nothing more to do (or the node crashed). */

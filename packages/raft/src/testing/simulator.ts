@@ -4,6 +4,7 @@
 // synced. Events run in (time, sequence) order from a seeded generator, so a seed is a complete
 // description of a run, and the invariants of Raft are checked after every event.
 import type { Entry, NodeId, RaftMessage } from '../messages.js';
+import type { ConfChange, ConfChangeResult } from '../core/membership.js';
 import type {
   ProposeResult,
   RaftCoreOptions,
@@ -141,6 +142,9 @@ export class Simulator {
   readonly trace: Trace;
   readonly replayCommand: string;
   private readonly nodes = new Map<NodeId, SimNode>();
+  /** Nodes added after the start with `addNode` (not bootstrap voters). */
+  private readonly joinedIds: NodeId[] = [];
+  private readonly options: SimulatorOptions;
   private readonly queue: EventQueue<SimEvent>;
   private readonly random: Prng;
   private readonly faultRandom: Prng;
@@ -161,6 +165,7 @@ export class Simulator {
 
   constructor(options: SimulatorOptions) {
     this.seed = options.seed;
+    this.options = options;
     this.random = createPrng(options.seed);
     const networkRandom = this.random.fork();
     const coreRandom = this.random.fork();
@@ -411,7 +416,7 @@ export class Simulator {
 
   /** Only the listed groups talk among themselves (unlisted nodes are isolated). */
   partition(groups: readonly (readonly NodeId[])[]): void {
-    this.network.partition(this.nodeIds, groups);
+    this.network.partition(this.everyId(), groups);
     this.trace.record(
       this.nowMs,
       '--',
@@ -426,13 +431,13 @@ export class Simulator {
 
   /** Disconnects a node from everyone (the lab's `disconnect`). */
   disconnect(id: NodeId): void {
-    this.network.isolate(this.nodeIds, id);
+    this.network.isolate(this.everyId(), id);
     this.trace.record(this.nowMs, '--', `disconnect ${id}`);
   }
 
   /** Reconnects a node to everyone (the lab's `connect`), leaving other cuts in place. */
   connect(id: NodeId): void {
-    this.network.reconnect(this.nodeIds, id);
+    this.network.reconnect(this.everyId(), id);
     this.trace.record(this.nowMs, '--', `connect ${id}`);
   }
 
@@ -532,6 +537,50 @@ export class Simulator {
         message: `${readState.context} served at index ${readState.index}, but index ${pending.mustSee} was acknowledged before it began`,
       });
     }
+  }
+
+  /** The bootstrap nodes and every node added since. */
+  private everyId(): NodeId[] {
+    return [...this.nodeIds, ...this.joinedIds];
+  }
+
+  /**
+   * Adds and starts a node that knows no cluster yet (empty storage, no bootstrap peers), as a
+   * server about to be added by a membership change starts. It stays passive until the leader
+   * adds it (`proposeConfChange`); `verifyAcknowledged` checks only the ids it is given for it.
+   */
+  addNode(id: NodeId): SimNode {
+    if (this.nodes.has(id)) throw new RangeError(`node ${id} already exists`);
+    const nodeRandom = this.random.fork();
+    const tickMs = this.options.tickMs ?? 10;
+    const drift = this.options.clockDriftMax ?? 0.02;
+    this.tickPeriodMs.set(id, tickMs * (1 + (this.random.next() * 2 - 1) * drift));
+    const node = new SimNode({
+      id,
+      peers: [],
+      factories: this.options.factories,
+      coreOptions: { ...this.options.raft, random: () => nodeRandom.next() },
+      host: this.hostFor(),
+      snapshotEveryEntries: this.options.snapshotEveryEntries,
+    });
+    this.nodes.set(id, node);
+    this.joinedIds.push(id);
+    this.trace.record(this.nowMs, id, 'joins (no membership yet)');
+    this.guard(() => {
+      this.startNode(node);
+    });
+    return node;
+  }
+
+  /** Proposes a membership change at node `id` (the leader, or it answers NOT_LEADER). */
+  proposeConfChange(id: NodeId, change: ConfChange): ConfChangeResult | undefined {
+    const result = this.guard(() => this.node(id).proposeConfChange(change));
+    this.trace.record(
+      this.nowMs,
+      id,
+      `conf change ${change.type} ${change.node} -> ${result === undefined ? 'down' : JSON.stringify(result)}`,
+    );
+    return result;
   }
 
   /** Asks the leader `from` to hand leadership to `to`. */
