@@ -1208,14 +1208,21 @@ export class RaftCore {
     const updated = progress.maybeUpdate(matchIndex);
     // A probe answered at the known match index also proves the logs agree up to it.
     const probeConfirmed = progress.state === 'probe' && matchIndex === progress.matchIndex;
-    if (!updated && !probeConfirmed) return;
+    // The follower already holds all the snapshot in flight covers (it caught up otherwise, or
+    // our log was compacted further meanwhile): sending the rest of it would gain nothing.
+    const snapshotCovered =
+      progress.state === 'snapshot' && progress.matchIndex >= progress.pendingSnapshot;
+    if (!updated && !probeConfirmed && !snapshotCovered) return;
     if (progress.state === 'probe') {
       progress.becomeReplicate();
     } else if (progress.state === 'snapshot') {
-      // Only once the follower holds everything before our first entry can appends resume.
+      // Only once the follower holds everything before our first entry can appends resume;
+      // otherwise probing finds it needs a newer snapshot and sends that one.
       if (progress.matchIndex + 1 >= this.log.firstIndex()) {
         progress.becomeProbe();
         progress.becomeReplicate();
+      } else if (snapshotCovered) {
+        progress.becomeProbe();
       }
     } else {
       progress.inflights.freeLE(matchIndex);

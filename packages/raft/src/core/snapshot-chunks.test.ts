@@ -139,6 +139,37 @@ describe('chunked InstallSnapshot: leader side', () => {
   });
 });
 
+describe('chunked InstallSnapshot: a newer snapshot', () => {
+  it('moves on to the latest snapshot once the follower holds all the one in flight covers', () => {
+    const { network, snapshotIndex } = compactedNetwork();
+    const delivered = recordDeliveries(network);
+    network.recover();
+    network.ignore('InstallSnapshot');
+    network.tick('a', 1);
+    // Meanwhile the log moves on and is compacted again.
+    for (let i = 0; i < 3; i++) network.propose('a', `more-${i}`);
+    const leader = network.node('a');
+    const newer = leader.core.status().commitIndex;
+    leader.storage.createSnapshot({ index: newer, data: state });
+    leader.storage.compact(newer);
+    network.recover();
+    // The follower reports it holds everything up to the first snapshot (as it does when it
+    // caught up while the chunks were in flight).
+    const term = leader.core.status().term;
+    network.send({
+      type: 'AppendEntriesResponse',
+      from: 'c',
+      to: 'a',
+      term,
+      success: true,
+      matchIndex: snapshotIndex,
+    });
+    const sent = chunksTo(delivered, 'c');
+    expect(sent.at(-1)?.lastIncludedIndex).toBe(newer);
+    expect(network.node('c').storage.snapshot().metadata.index).toBe(newer);
+  });
+});
+
 describe('chunked InstallSnapshot: follower side', () => {
   function responses(node: { core: RaftCore }): RaftMessage[] {
     const ready = node.core.ready();
