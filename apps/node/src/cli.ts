@@ -8,8 +8,11 @@ let exitCode: number | undefined;
 const program = createProgram((code) => {
   exitCode = code;
 });
+// `pnpm run dev -- status` passes the `--` through: drop it so both spellings work.
+const argv =
+  process.argv[2] === '--' ? [...process.argv.slice(0, 2), ...process.argv.slice(3)] : process.argv;
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(argv);
   if (exitCode !== undefined) process.exit(exitCode);
 } catch (error) {
   if (error instanceof CommanderError) {
