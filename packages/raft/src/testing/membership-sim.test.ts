@@ -74,6 +74,9 @@ describe('membership change in the simulator', () => {
         // Odd seeds run without pre-vote and check-quorum, so nothing but the membership check
         // stands between the removed node's higher-term vote requests and the leader.
         raft: seed % 2 === 1 ? { preVote: false, checkQuorum: false } : {},
+        // Seeds above 4 snapshot and compact, so the new node catches up from a snapshot and
+        // the membership travels in snapshot metadata.
+        ...(seed > 4 ? { snapshotEveryEntries: 40 } : {}),
       });
       expect(sim.runUntil(() => leaderOf(sim) !== undefined, 5000)).toBe(true);
       const first = leaderOf(sim)!;
@@ -82,7 +85,8 @@ describe('membership change in the simulator', () => {
       startClient(sim, 15);
       sim.addNode('n4');
       sim.partition([[...majority, 'n4'], [minority!]]);
-      sim.runFor(300);
+      // About 100 writes before n4 is added: with snapshots on, the log it needs is compacted.
+      sim.runFor(1500);
 
       changeAndWait(sim, { type: 'add-learner', node: 'n4' });
       sim.runFor(300);
@@ -117,6 +121,7 @@ describe('membership change in the simulator', () => {
       // Writes kept being acknowledged through all of it, and none was lost on the survivors.
       expect(sim.acknowledgedCount).toBeGreaterThan(acknowledgedBefore);
       sim.verifyAcknowledged(remaining);
+      if (seed > 4) expect(sim.node('n4').snapshotsInstalled).toBeGreaterThan(0);
     },
   );
 });

@@ -419,7 +419,12 @@ export class SimNode implements NodeView {
     const applied = this.appliedEntries.length;
     if (applied - storage.snapshot().metadata.index < every) return;
     const data = encodeSimSnapshot(this.appliedEntries);
-    this.durableSnapshot = storage.createSnapshot({ index: applied, data });
+    // The membership in force at the applied index (config entries take effect when applied).
+    this.durableSnapshot = storage.createSnapshot({
+      index: applied,
+      data,
+      membership: this.membership,
+    });
     storage.compact(applied);
     this.snapshotsTaken++;
     this.host.trace(this.id, `snapshot at ${applied}, log compacted`);
