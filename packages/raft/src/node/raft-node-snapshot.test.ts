@@ -177,6 +177,57 @@ describe('RaftNode followers behind a compacted log', () => {
   });
 });
 
+describe('RaftNode snapshots on FileStorage', () => {
+  it('a follower far behind installs the chunked snapshot on disk and restarts from it', async () => {
+    root = await mkdtemp(join(tmpdir(), 'distsync-raft-install-'));
+    const ids = ['d1', 'd2', 'd3'];
+    const open = async (): Promise<FileStorage[]> => {
+      const opened = await Promise.all(
+        ids.map((id) => FileStorage.open({ dataDir: join(root!, id) })),
+      );
+      fileStorages.push(...opened);
+      return opened;
+    };
+    const start = (storages: FileStorage[], sums: Map<string, Sum>): MemoryCluster =>
+      createMemoryCluster({
+        ids,
+        stateMachines: (id) => {
+          const sum = new Sum();
+          sums.set(id, sum);
+          return [sum];
+        },
+        storage: (id) => storages[ids.indexOf(id)]!,
+        node: {
+          snapshotEveryEntries: 10,
+          snapshotKeepEntries: 2,
+          core: { maxSnapshotChunkBytes: 16 },
+        },
+      });
+    const firstSums = new Map<string, Sum>();
+    cluster = start(await open(), firstSums);
+    const leader = await cluster.waitForLeader();
+    const lagging = cluster.nodes.find((node) => node.id !== leader.id)!;
+    cluster.network.isolate(lagging.id);
+    await addAll(leader, 30);
+    cluster.network.heal();
+    expect(await lagging.query('sum', {}, { timeoutMs: 3000 })).toMatchObject({ value: 30 });
+    expect(lagging.status().snapshotsInstalled).toBeGreaterThanOrEqual(1);
+    const laggingId = lagging.id;
+    await cluster.stop();
+    cluster = undefined;
+    await Promise.all(fileStorages.splice(0).map((storage) => storage.close()));
+
+    const sums = new Map<string, Sum>();
+    const reopened = await open();
+    expect(reopened[ids.indexOf(laggingId)]!.snapshot().metadata.index).toBeGreaterThan(1);
+    cluster = start(reopened, sums);
+    const follower = cluster.node(laggingId);
+    expect(await follower.query('sum', {}, { timeoutMs: 3000 })).toMatchObject({ value: 30 });
+    // It came back from the installed snapshot, not from a replay of the whole log.
+    expect(sums.get(laggingId)!.restores).toBe(1);
+  });
+});
+
 describe('RaftNode restart from a snapshot', () => {
   /** One node on `storage`, restarted as a fresh process would be: new state machines. */
   async function runSolo(storage: LogStorage, commands: number): Promise<Sum> {
