@@ -55,7 +55,13 @@ export function createClientHandler(input: {
     const service = operations.forService(request.service);
     const result =
       kind === 'command'
-        ? await service.command(checked.payload, { clientId: request.clientId, seq: request.seq })
+        ? await service.command(checked.payload, {
+            clientId: request.clientId,
+            seq: request.seq,
+            ...(request.lowestUnackedSeq === undefined
+              ? {}
+              : { lowestUnackedSeq: request.lowestUnackedSeq }),
+          })
         : await service.query(checked.payload);
     return result.ok
       ? { ok: true, value: result.value }

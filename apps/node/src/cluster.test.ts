@@ -163,10 +163,14 @@ describe('a three-node cluster of processes', () => {
     }
   });
 
-  it('drains on SIGTERM and exits 0', async () => {
-    await cluster.waitForLeader();
-    const member = cluster.members[0]!;
+  it('a leader drains on SIGTERM: it hands the lead over and exits 0', async () => {
+    const leader = await cluster.waitForLeader();
+    const member = cluster.member(leader.id);
     member.process?.child.kill('SIGTERM');
     expect(await member.process?.exited).toBe(0);
+    const others = cluster.members.filter((other) => other.id !== leader.id).map((m) => m.id);
+    const next = await cluster.waitForLeader({ among: others, newerThan: leader.term - 1 });
+    expect(next.id).not.toBe(leader.id);
+    expect(member.process?.output()).toContain('offering the lead');
   });
 });

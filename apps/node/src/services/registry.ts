@@ -7,13 +7,18 @@ import type { z } from 'zod';
 import type { AnyStateMachine } from '@distsync/raft';
 import type { NodeErrorCode, OperationResult } from '../errors.js';
 
+/** Exactly-once identity of a command: retries with the same client id and seq apply once. */
+export interface CommandSession {
+  readonly clientId?: string;
+  readonly seq?: number;
+  /** The client's oldest seq still awaiting an answer (many commands in flight). */
+  readonly lowestUnackedSeq?: number;
+}
+
 /** How routes and the /client handler reach the cluster: already mapped to API errors. */
 export interface ServiceOperations {
   /** Proposes a command through Raft (any node: followers forward to the leader). */
-  command(
-    payload: unknown,
-    options?: { clientId?: string; seq?: number },
-  ): Promise<OperationResult>;
+  command(payload: unknown, options?: CommandSession): Promise<OperationResult>;
   /** A linearizable read (ReadIndex; any node). */
   query(payload: unknown): Promise<OperationResult>;
 }

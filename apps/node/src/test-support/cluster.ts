@@ -53,6 +53,8 @@ export class TestCluster {
         ...['--id', id, '--port', String(member.port), '--peers', peers],
         ...['--data-dir', join(this.#dataDir, id), '--cluster-id', 'test', '--log-format', 'json'],
         ...['--request-timeout-ms', '3000', '--drain-timeout-ms', '2000'],
+        // Small, so restarts go through a snapshot plus the log after it.
+        ...['--snapshot-every-entries', '8'],
       ],
       { DISTSYNC_SECRET: SECRET },
     );
