@@ -96,7 +96,7 @@ const KNOWN_TYPES: ReadonlySet<string> = new Set<RaftMessage['type']>([
  * Implements leader election with pre-vote and check-quorum (leader lease), log replication
  * with batching, pipelining and flow control, fast conflict backtracking, commit by counting
  * replicas of current-term entries only (Raft paper, Figure 8), ReadIndex reads, leadership
- * transfer and a single-chunk InstallSnapshot for followers behind a compacted log.
+ * transfer and InstallSnapshot in bounded chunks for followers behind a compacted log.
  *
  * Invariants (commit never beyond the last index, applied never beyond commit, terms never
  * decreasing) are checked after every call; a violation throws `RaftError('INVARIANT_VIOLATED')`.
