@@ -259,6 +259,56 @@ describe('removal', () => {
   });
 });
 
+describe('removed leader hand-over and strangers without a leader', () => {
+  it('a removed leader refuses proposals while it hands over, and steps down within an election timeout', () => {
+    const network = electedNetwork({ ids: ['a', 'b', 'c'] });
+    network.ignore('TimeoutNow');
+    expect(change(network, 'a', { type: 'remove', node: 'a' })).toMatchObject({ ok: true });
+    const a = network.core('a');
+    expect(a.status().role).toBe('leader');
+    expect(['b', 'c']).toContain(a.status().leadTransferee);
+    expect(a.status().membership.voters).toEqual(['b', 'c']);
+    expect(a.propose(new Uint8Array([1]))).toMatchObject({
+      ok: false,
+      code: 'TRANSFER_IN_PROGRESS',
+    });
+    // Followers learnt that the removal committed: heartbeats carried the commit index.
+    network.tick('a', 1);
+    expect(network.core('b').status().membership.voters).toEqual(['b', 'c']);
+    network.tick('a', 10);
+    expect(a.status().role).toBe('follower');
+    network.recover();
+    network.tick(undefined, 40);
+    const leader = network.leader();
+    expect(leader === 'b' || leader === 'c').toBe(true);
+  });
+
+  it('a node with no live leader answers a vote request from a candidate it does not know yet', () => {
+    // A joined (or lagging) node may not have applied the entry that made the candidate a voter;
+    // refusing it could leave no electable node, so without a leader the request is judged on
+    // its merits.
+    const core = new RaftCore({
+      id: 'j',
+      peers: [],
+      storage: new MemoryStorage(),
+      random: () => 0,
+    });
+    const result = core.step({
+      type: 'RequestVote',
+      from: 'n1',
+      to: 'j',
+      term: 3,
+      preVote: false,
+      lastLogIndex: 5,
+      lastLogTerm: 2,
+      transfer: false,
+    });
+    expect(result).toEqual({ ok: true });
+    const messages = core.ready().messages;
+    expect(messages).toMatchObject([{ type: 'RequestVoteResponse', to: 'n1', granted: true }]);
+  });
+});
+
 describe('membership after a restart', () => {
   it('is rebuilt from the config entries in the log up to the applied index', () => {
     const network = withLearner();

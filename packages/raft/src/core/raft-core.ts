@@ -475,6 +475,11 @@ export class RaftCore {
       return;
     }
     if (this.electionElapsed >= this.options.electionTicks) {
+      // A removed leader that could not hand over within an election timeout goes anyway.
+      if (!this.promotable()) {
+        this.becomeFollower(this.term, null);
+        return;
+      }
       this.electionElapsed = 0;
       // A transfer that did not finish within an election timeout is abandoned.
       this.leadTransferee = null;
@@ -661,11 +666,28 @@ export class RaftCore {
         reason: `addressed to ${message.to}, this node is ${this.id}`,
       };
     }
-    const unknown = !this.members.has(message.from) && !LEADER_MESSAGES.has(message.type);
-    if (message.from === this.id || unknown) {
+    if (
+      message.from === this.id ||
+      (!this.members.has(message.from) && !this.acceptsStranger(message))
+    ) {
       return { code: 'UNKNOWN_PEER', reason: `${message.from} is not a peer of ${this.id}` };
     }
     return this.checkAgainstLog(message);
+  }
+
+  /**
+   * Whether a message from a node outside this node's configuration is still taken. Leader
+   * messages always are (see LEADER_MESSAGES). A vote request is ignored while this node has a
+   * live leader (heard from within an election timeout, or is the leader): that is what keeps a
+   * removed node from disturbing the cluster. Without a live leader it is answered on its merits,
+   * because this node's configuration may be older than the candidate's (a lagging or just-joined
+   * node that does not know a newly promoted voter), and refusing could leave no electable node.
+   */
+  private acceptsStranger(message: RaftMessage): boolean {
+    if (LEADER_MESSAGES.has(message.type)) return true;
+    if (message.type !== 'RequestVote') return false;
+    const liveLeader = this.leaderId !== null && this.electionElapsed < this.options.electionTicks;
+    return !liveLeader;
   }
 
   /** Checks that need this node's state: indexes no honest peer could send. */
@@ -1468,13 +1490,10 @@ export class RaftCore {
       return;
     }
     this.syncProgress();
-    if (!this.promotable()) {
-      this.stepDownAfterRemoval();
-      return;
-    }
     // Removing a voter can shrink the quorum enough to commit more.
     if (this.maybeCommit()) this.broadcastAppend();
     else this.appendPending = true;
+    if (!this.promotable()) this.handOffAfterRemoval();
   }
 
   /** Adds progress for new members, drops it for removed ones, and marks promotions. */
@@ -1506,21 +1525,29 @@ export class RaftCore {
   }
 
   /**
-   * This leader applied its own removal: the change is committed, so it steps down and no
-   * longer counts itself anywhere. To shorten the gap it asks the most caught-up voter to
-   * campaign at once (TimeoutNow), as a leadership transfer would.
+   * This leader applied its own removal: the change is committed and it no longer counts itself
+   * anywhere. It does not vanish at once: the others may not know yet that the change committed
+   * (they would keep the old configuration, in which this node's vote may be the one they lack),
+   * and its log may hold entries no one else has. So it goes on replicating (heartbeats carry the
+   * commit index), refuses new proposals, and hands leadership to the most caught-up voter of the
+   * new configuration with TimeoutNow, as a transfer. It steps down when the new leader shows up,
+   * or after an election timeout in any case (see `tickHeartbeat`).
    */
-  private stepDownAfterRemoval(): void {
+  private handOffAfterRemoval(): void {
     let best: Progress | undefined;
     for (const id of this.voters) {
       const progress = this.progress.get(id);
       if (progress === undefined) continue;
       if (best === undefined || progress.matchIndex > best.matchIndex) best = progress;
     }
-    if (best?.matchIndex === this.log.lastIndex()) {
-      this.sendTimeoutNow(best.id);
+    if (best === undefined) {
+      this.becomeFollower(this.term, null);
+      return;
     }
-    this.becomeFollower(this.term, null);
+    this.leadTransferee = best.id;
+    this.electionElapsed = 0;
+    if (best.matchIndex === this.log.lastIndex()) this.sendTimeoutNow(best.id);
+    else this.sendAppend(best.id);
   }
 
   private softState(): SoftState {

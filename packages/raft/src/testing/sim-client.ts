@@ -66,9 +66,14 @@ export class SimClient {
     });
   }
 
+  /** Every node, joined ones included (the bootstrap ids alone, in order, when none joined). */
+  private nodeIds(): NodeId[] {
+    return this.sim.allNodes.map((node) => node.id);
+  }
+
   /** One linearizable read at the believed leader (or any node, which forwards it). */
   readOnce(): void {
-    const target = this.believedLeader ?? this.random.pick(this.sim.nodeIds);
+    const target = this.believedLeader ?? this.random.pick(this.nodeIds());
     const result = this.sim.read(target);
     if (result !== undefined && !result.ok && result.leaderHint !== null) {
       this.believedLeader = result.leaderHint;
@@ -90,7 +95,7 @@ export class SimClient {
   /** One proposal, retried at the hinted leader or at other nodes; returns the accepting node. */
   proposeOnce(): NodeId | undefined {
     const payload = `${this.options.name}-${++this.sequence}`;
-    const ids = this.sim.nodeIds;
+    const ids = this.nodeIds();
     const attempts = this.options.attemptsPerProposal ?? ids.length;
     let target = this.believedLeader ?? this.random.pick(ids);
     if (this.suspectStaleLeader() && ids.length > 1) {

@@ -10,6 +10,12 @@ import { SimClient } from './sim-client.js';
 import type { SimFactories } from './sim-node.js';
 import type { SimRaftOptions } from './simulator.js';
 import { Simulator } from './simulator.js';
+import {
+  everyNodeId,
+  finalMembers,
+  healableMajority,
+  membershipFault,
+} from './sweep-membership.js';
 
 export interface SweepRunOptions {
   readonly seed: number;
@@ -23,6 +29,12 @@ export interface SweepRunOptions {
   readonly traceLinesOnFailure?: number;
   /** Core settings that replace the randomly drawn ones (to pin a configuration). */
   readonly raftOverrides?: SimRaftOptions;
+  /**
+   * Adds membership changes to the faults (nodes join as learners, are promoted, members and
+   * leaders are removed); the liveness phases then follow the configurations. Default false,
+   * which leaves every other seed's run exactly as before.
+   */
+  readonly membershipChanges?: boolean;
 }
 
 export interface SweepRunResult {
@@ -37,6 +49,8 @@ export interface SweepRunResult {
   readonly recoveryMs: number;
   /** Linearizable reads served (each checked against the proposals acknowledged before it). */
   readonly reads: number;
+  /** Membership changes (config entries) applied by the node that applied the most. */
+  readonly configEntries: number;
   /** A hash of the whole trace: equal for two runs of one seed, if the simulator is deterministic. */
   readonly traceFingerprint: string;
 }
@@ -96,19 +110,20 @@ function scheduleFaults(init: {
   random: Prng;
   endMs: number;
   count: { faults: number };
+  membership: boolean;
 }): void {
-  const { sim, random, endMs, count } = init;
+  const { sim, random, endMs, count, membership } = init;
   const delay = random.int(20, 400);
   if (sim.now + delay >= endMs) return;
   sim.schedule(delay, 'fault', () => {
     count.faults++;
-    injectFault(sim, random);
+    if (membership && random.chance(0.2)) membershipFault(sim, random);
+    else injectFault(sim, random, membership ? everyNodeId(sim) : sim.nodeIds);
     scheduleFaults(init);
   });
 }
 
-function injectFault(sim: Simulator, random: Prng): void {
-  const ids = sim.nodeIds;
+function injectFault(sim: Simulator, random: Prng, ids: readonly NodeId[]): void {
   const roll = random.next();
   if (roll < 0.15) sim.heal();
   else if (roll < 0.3) sim.partition(randomGroups(random, ids));
@@ -176,8 +191,13 @@ function createSweepSimulator(init: {
 }
 
 /** Clients propose and read while faults strike; returns how many faults were injected. */
-function chaosPhase(init: { sim: Simulator; random: Prng; chaosMs: number }): number {
-  const { sim, random, chaosMs } = init;
+function chaosPhase(init: {
+  sim: Simulator;
+  random: Prng;
+  chaosMs: number;
+  membership: boolean;
+}): number {
+  const { sim, random, chaosMs, membership } = init;
   const count = { faults: 0 };
   const clients = Array.from(
     { length: random.int(1, 3) },
@@ -189,7 +209,7 @@ function chaosPhase(init: { sim: Simulator; random: Prng; chaosMs: number }): nu
       }),
   );
   for (const client of clients) client.start();
-  scheduleFaults({ sim, random, endMs: chaosMs, count });
+  scheduleFaults({ sim, random, endMs: chaosMs, count, membership });
   sim.runFor(chaosMs);
   for (const client of clients) client.stop();
   return count.faults;
@@ -199,9 +219,16 @@ function chaosPhase(init: { sim: Simulator; random: Prng; chaosMs: number }): nu
  * Heals a random majority (the rest stays cut off, possibly down): it alone must commit a new
  * entry within `boundMs`. Returns the virtual time that took.
  */
-function majorityPhase(init: { sim: Simulator; random: Prng; boundMs: number }): number {
+function majorityPhase(init: {
+  sim: Simulator;
+  random: Prng;
+  boundMs: number;
+  membership: boolean;
+}): number {
   const { sim, random, boundMs } = init;
-  const majority = random.shuffle(sim.nodeIds).slice(0, Math.floor(sim.nodeIds.length / 2) + 1);
+  const majority = init.membership
+    ? healableMajority(sim, random)
+    : random.shuffle(sim.nodeIds).slice(0, Math.floor(sim.nodeIds.length / 2) + 1);
   sim.configureNetwork({ dropRate: 0, duplicateRate: 0, longDelayRate: 0 });
   sim.configureCrashes({ crashBeforeSyncRate: 0 });
   sim.partition([majority]);
@@ -220,7 +247,12 @@ function majorityPhase(init: { sim: Simulator; random: Prng; boundMs: number }):
 }
 
 /** Heals everything: a new entry commits, and every node converges on every acknowledged one. */
-function convergencePhase(init: { sim: Simulator; random: Prng; boundMs: number }): void {
+function convergencePhase(init: {
+  sim: Simulator;
+  random: Prng;
+  boundMs: number;
+  membership: boolean;
+}): void {
   const { sim, random, boundMs } = init;
   sim.heal();
   for (const node of sim.allNodes) if (!node.alive) sim.restart(node.id);
@@ -238,15 +270,20 @@ function convergencePhase(init: { sim: Simulator; random: Prng; boundMs: number 
   // The target moves while late acknowledgements arrive; converged means every node applied
   // everything any node knows committed.
   const highestCommit = (): number => Math.max(...sim.allNodes.map((node) => node.commit));
-  const converged = sim.runUntil(
-    () => sim.allNodes.every((node) => node.applied.length >= highestCommit()),
-    boundMs,
-  );
+  // With membership changes only the final members keep receiving the log; who they are is
+  // read again at every check, since the last config entries may still be applying.
+  const members = (): readonly NodeId[] => (init.membership ? finalMembers(sim) : sim.nodeIds);
+  const caughtUp = (): boolean => {
+    const ids = members();
+    const nodes = sim.allNodes.filter((node) => ids.includes(node.id));
+    return nodes.every((node) => node.applied.length >= highestCommit());
+  };
+  const converged = sim.runUntil(caughtUp, boundMs);
   if (!converged) {
     const message = `nodes did not all apply index ${highestCommit()} within ${boundMs} ms`;
     throw sim.failure(new Error(message), 'LIVENESS');
   }
-  sim.verifyAcknowledged();
+  sim.verifyAcknowledged(members());
 }
 
 /** Runs one seed; throws a SimulationFailure on any violation or missed bound. */
@@ -255,9 +292,10 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
   const boundMs = options.commitBoundMs ?? 5000;
   const random = createPrng(options.seed ^ 0x5eed);
   const sim = createSweepSimulator({ options, random, chaosMs });
-  const faults = chaosPhase({ sim, random, chaosMs });
-  const recoveryMs = majorityPhase({ sim, random, boundMs });
-  convergencePhase({ sim, random, boundMs });
+  const membership = options.membershipChanges ?? false;
+  const faults = chaosPhase({ sim, random, chaosMs, membership });
+  const recoveryMs = majorityPhase({ sim, random, boundMs, membership });
+  convergencePhase({ sim, random, boundMs, membership });
   return {
     seed: options.seed,
     nodes: options.nodes,
@@ -268,6 +306,9 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
     faults,
     recoveryMs,
     reads: sim.readCount,
+    configEntries: Math.max(
+      ...sim.allNodes.map((node) => node.applied.filter((entry) => entry.type === 'config').length),
+    ),
     traceFingerprint: sim.trace.fingerprint,
   };
 }
