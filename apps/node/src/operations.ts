@@ -22,6 +22,7 @@ function raftFailure(node: RaftNode, failure: RaftNodeFailure): OperationResult 
     BAD_REQUEST: 'BAD_REQUEST',
     STOPPED: 'UNAVAILABLE',
     TOO_MANY_PENDING: 'UNAVAILABLE',
+    STORAGE_STALLED: 'UNAVAILABLE',
     TOO_LARGE: 'TOO_LARGE',
   };
   // A timeout while no leader is known is an unavailable cluster, not a slow one.

@@ -70,7 +70,7 @@ export type {
   RaftNodeFailure,
   RaftNodeResultCode,
 } from './node/results.js';
-export type { RaftNodeEventMap, RoleState, SyncEvent } from './node/events.js';
+export type { RaftNodeEventMap, RoleState, StorageState, SyncEvent } from './node/events.js';
 export { jsonEnvelopeCodec } from './node/codec.js';
 export type { CommandEnvelope, EnvelopeCodec } from './node/codec.js';
 export { realScheduler, seededRandom } from './node/scheduler.js';

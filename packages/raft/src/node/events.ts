@@ -26,7 +26,15 @@ export interface RaftNodeEventMap {
   sync: SyncEvent;
   /** After this node took a snapshot of its state machines (at `index`, `bytes` long). */
   snapshot: SnapshotEvent;
+  /** When the disk fills up (`no-space`) and when the node goes on again (`ok`). */
+  storage: StorageState;
 }
+
+/** The health of a node's storage as its status reports it. */
+export type StorageState =
+  | { readonly type: 'ok' }
+  | { readonly type: 'no-space'; readonly sinceMs: number; readonly message: string }
+  | { readonly type: 'failed'; readonly message: string };
 
 export interface SnapshotEvent {
   readonly index: number;

@@ -23,6 +23,8 @@ export interface RaftNodeLimits {
   readonly queryTimeoutMs: number;
   /** Client sessions kept; the one with the oldest applied time is evicted first. Default 10000. */
   readonly maxSessions: number;
+  /** How often a node whose disk is full retries its sync. Default 500 ms. */
+  readonly storageRetryMs: number;
 }
 
 export const defaultLimits: RaftNodeLimits = {
@@ -32,6 +34,7 @@ export const defaultLimits: RaftNodeLimits = {
   commandTimeoutMs: 5000,
   queryTimeoutMs: 5000,
   maxSessions: 10_000,
+  storageRetryMs: 500,
 };
 
 /** Core options the host passes through untouched. */

@@ -15,7 +15,7 @@ import type { ConfChange } from '../core/membership.js';
 import { PendingConfChanges } from './membership-changes.js';
 import type { MembershipChangeResult } from './membership-changes.js';
 import { EventHub, roleStream } from './events.js';
-import type { RaftNodeEventMap, RoleState } from './events.js';
+import type { RaftNodeEventMap, RoleState, StorageState } from './events.js';
 import {
   checkTimeout,
   isLeaderUnknown,
@@ -90,10 +90,12 @@ export interface RaftNodeStatus {
   /** The index of the latest snapshot held in storage (0 before any). */
   readonly snapshotIndex: number;
   /**
-   * Why the node failed (a rejected sync, a write error or a broken invariant); the node
-   * acknowledges nothing after it.
+   * Why the node failed (a rejected sync, a write error or a broken invariant), or why its
+   * storage is stalled (disk full); the node acknowledges nothing meanwhile.
    */
   readonly storageError: string | undefined;
+  /** `ok`, `no-space` (stalled: goes on by itself once space is back) or `failed` (for good). */
+  readonly storage: StorageState;
 }
 
 /** The registry's state at an applied index, for compaction and for seeding a new node. */
@@ -187,6 +189,8 @@ export class RaftNode {
   #lastSnapshotIndex = 0;
   #bytesSinceSnapshot = 0;
   #fatal: RaftError | undefined;
+  /** Set while the disk is full: a Ready waits for its sync and nothing is acknowledged. */
+  #stalled: { sinceMs: number; message: string } | undefined;
   #cancelTick: (() => void) | undefined;
   #unregister: (() => void) | undefined;
   #scheduled = false;
@@ -302,6 +306,12 @@ export class RaftNode {
     this.#checkDrained?.();
   }
 
+  #storageState(): StorageState {
+    if (this.#fatal !== undefined) return { type: 'failed', message: this.#fatal.message };
+    if (this.#stalled !== undefined) return { type: 'no-space', ...this.#stalled };
+    return { type: 'ok' };
+  }
+
   #fail(error: RaftError): void {
     if (this.#state !== 'running') return;
     this.#state = 'failed';
@@ -370,7 +380,8 @@ export class RaftNode {
       compactions: this.#compactions,
       snapshotsInstalled: this.#snapshotsInstalled,
       snapshotIndex: this.#storage.snapshot().metadata.index,
-      storageError: this.#fatal?.message,
+      storageError: this.#fatal?.message ?? this.#stalled?.message,
+      storage: this.#storageState(),
     };
   }
 
@@ -526,6 +537,7 @@ export class RaftNode {
   /** Everything that can refuse a command before it is proposed; undefined when it may go. */
   #checkCommand(sm: string, options: CommandOptions): CommandResult | undefined {
     if (!this.#accepting()) return failure('STOPPED', this.#refusal());
+    if (this.#stalled !== undefined) return failure('STORAGE_STALLED', this.#stalled.message);
     if (this.#registry.get(sm) === undefined) {
       return failure('BAD_REQUEST', `no state machine named ${JSON.stringify(sm)}`);
     }
@@ -655,6 +667,9 @@ export class RaftNode {
     options: QueryOptions = {},
   ): Promise<QueryResult<Value>> {
     if (!this.#accepting()) return Promise.resolve(failure('STOPPED', this.#refusal()));
+    if (this.#stalled !== undefined) {
+      return Promise.resolve(failure('STORAGE_STALLED', this.#stalled.message));
+    }
     const machine = this.#registry.get(sm);
     if (machine === undefined) {
       return Promise.resolve(
@@ -854,11 +869,56 @@ export class RaftNode {
       this.#hub.emit('sync', { durationMs: performance.now() - startMs, entries });
       return true;
     } catch (error) {
+      if (isNoSpace(error)) return this.#waitForSpace(error);
       this.#fail(
         new RaftError('STORAGE_FAILED', `storage sync failed: ${String(error)}`, { cause: error }),
       );
       return false;
     }
+  }
+
+  /**
+   * The disk is full (issue: ENOSPC must not kill the node). Nothing of this Ready was made
+   * durable, so nothing of it is sent or applied: the Ready waits here and the sync is retried
+   * every `storageRetryMs` until it succeeds. Meanwhile the node refuses new work with
+   * STORAGE_STALLED and sends nothing, so its followers stop hearing from it and elect another
+   * leader; its own core keeps ticking, so check-quorum steps it down within an election timeout
+   * and a newer term from the new leader makes it a follower. Once space is back the Ready goes
+   * on exactly where it stopped. Any other storage error is fatal, as before.
+   */
+  async #waitForSpace(error: unknown): Promise<boolean> {
+    this.#stalled = { sinceMs: this.#scheduler.nowMs(), message: `disk full: ${String(error)}` };
+    this.#hub.emit('storage', this.#storageState());
+    while (this.#running()) {
+      await this.#delay(this.#limits.storageRetryMs);
+      if (!this.#running()) return false;
+      try {
+        await this.#storage.sync();
+        this.#stalled = undefined;
+        this.#hub.emit('storage', this.#storageState());
+        return true;
+      } catch (retryError) {
+        if (isNoSpace(retryError)) continue;
+        this.#stalled = undefined;
+        this.#fail(
+          new RaftError('STORAGE_FAILED', `storage sync failed: ${String(retryError)}`, {
+            cause: retryError,
+          }),
+        );
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /** Waits on the injected scheduler, so fake clocks drive the retry too. */
+  #delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const cancel = this.#scheduler.setInterval(() => {
+        cancel();
+        resolve();
+      }, ms);
+    });
   }
 
   /** Steps 2-4: send, apply committed entries, answer reads. */
@@ -914,6 +974,8 @@ export class RaftNode {
     }
     // Make the snapshot durable now rather than with the next write, which may be far away.
     this.#storage.sync().catch((error: unknown) => {
+      // A full disk keeps the snapshot queued in storage; the next Ready's sync stalls on it.
+      if (isNoSpace(error)) return;
       this.#fail(
         new RaftError('STORAGE_FAILED', `snapshot sync failed: ${String(error)}`, { cause: error }),
       );
@@ -978,4 +1040,10 @@ export class RaftNode {
       }).then(done);
     }
   }
+}
+
+/** True for a storage error saying the disk is full (`FileStorage`'s NO_SPACE, or a raw ENOSPC). */
+function isNoSpace(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
+  return error.code === 'NO_SPACE' || error.code === 'ENOSPC';
 }

@@ -14,6 +14,11 @@ export type RaftNodeResultCode =
   | 'BAD_REQUEST'
   /** The node is stopped (or failed on storage) and takes no new work. */
   | 'STOPPED'
+  /**
+   * This node's disk is full: it acknowledges nothing and takes no new work until space is back.
+   * The other nodes go on; retry there (or here later).
+   */
+  | 'STORAGE_STALLED'
   /** `maxPendingCommands` / `maxPendingQueries` (or the core's uncommitted limit) is reached. */
   | 'TOO_MANY_PENDING'
   /** The encoded command exceeds `maxCommandBytes`. */
