@@ -42,12 +42,16 @@ afterEach(async () => {
 });
 
 /** A node that knows no cluster yet: it waits to be added by the leader. */
-function joiningNode(id: NodeId, seen: Membership[]): { node: RaftNode; counter: Counter } {
+function joiningNode(
+  id: NodeId,
+  seen: Membership[],
+  storage: MemoryStorage = new MemoryStorage(),
+): { node: RaftNode; counter: Counter } {
   const counter = new Counter();
   const node = new RaftNode({
     id,
     peers: [],
-    storage: new MemoryStorage(),
+    storage,
     transport: cluster!.network.transport(id),
     stateMachines: [counter],
     tickIntervalMs: 10,
@@ -80,7 +84,8 @@ describe('RaftNode membership change', () => {
     await addUntilOk(leader, 20);
 
     const seen: Membership[] = [];
-    const { node: n4, counter: c4 } = joiningNode('n4', seen);
+    const n4Storage = new MemoryStorage();
+    const { node: n4, counter: c4 } = joiningNode('n4', seen, n4Storage);
     const added = await leader.changeMembership({ type: 'add-voter', node: 'n4' });
     expect(added).toMatchObject({
       ok: true,
@@ -92,16 +97,24 @@ describe('RaftNode membership change', () => {
     expect(seen[0]).toEqual({ voters: ['n1', 'n2', 'n3'], learners: ['n4'] });
     expect(n4.status().membership.voters).toContain('n4');
 
+    // A restart rebuilds the membership from the log (no bootstrap peers, no snapshot).
+    await n4.stop();
+    const restarted = joiningNode('n4', [], n4Storage);
+    await waitFor(() => restarted.counter.value === 21);
+    expect(restarted.node.status().membership.voters).toEqual(['n1', 'n2', 'n3', 'n4']);
+
     const removed = await leader.changeMembership({ type: 'remove', node: leader.id });
     expect(removed).toMatchObject({ ok: true });
-    const all = [...cluster.nodes, n4];
+    const all = [...cluster.nodes, restarted.node];
     const next = await waitForLeaderAmong(all, leader.id);
     expect(next.status().membership.voters).not.toContain(leader.id);
     expect(leader.status().role).not.toBe('leader');
     await addUntilOk(next, 5);
     for (const node of all) {
       if (node.id === leader.id) continue;
-      await waitFor(() => (node.id === 'n4' ? c4 : counters.get(node.id))!.value === 26);
+      await waitFor(
+        () => (node.id === 'n4' ? restarted.counter : counters.get(node.id))!.value === 26,
+      );
     }
   });
 
