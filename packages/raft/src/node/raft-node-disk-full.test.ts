@@ -2,30 +2,10 @@
 // elect a new leader and go on, the node reports the stall in its status, and once space is back
 // it resumes as a follower and catches up without losing or inventing an acknowledged write.
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { FileStorage } from '@distsync/raft';
-import type { RaftNode, StateMachine, StorageState } from '@distsync/raft';
-import { createMemoryCluster, FaultFs } from '@distsync/raft/testing';
+import type { RaftNode, StorageState } from '@distsync/raft';
+import { createListMachine, createMemoryCluster, FaultFs } from '@distsync/raft/testing';
 import type { MemoryCluster } from '@distsync/raft/testing';
-
-/** An append-only list: a lost or invented write would show in its contents. */
-function list(): StateMachine<{ push: string }, { all: true }, string[]> {
-  const items: string[] = [];
-  return {
-    name: 'list',
-    commandSchema: z.object({ push: z.string() }),
-    querySchema: z.object({ all: z.literal(true) }),
-    apply: (command) => {
-      items.push(command.push);
-      return [...items];
-    },
-    query: () => [...items],
-    snapshot: () => new TextEncoder().encode(JSON.stringify(items)),
-    restore: (bytes) => {
-      items.splice(0, items.length, ...(JSON.parse(new TextDecoder().decode(bytes)) as string[]));
-    },
-  };
-}
 
 const ids = ['d1', 'd2', 'd3'];
 let cluster: MemoryCluster | undefined;
@@ -62,7 +42,7 @@ describe('RaftNode on a full disk', () => {
     );
     cluster = createMemoryCluster({
       ids,
-      stateMachines: () => [list()],
+      stateMachines: () => [createListMachine()],
       storage: (id) => storages[ids.indexOf(id)]!,
       tickIntervalMs: 10,
       node: { limits: { storageRetryMs: 20 } },

@@ -4,30 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { FileStorage } from '@distsync/raft';
-import type { StateMachine } from '@distsync/raft';
-import { createMemoryCluster } from '@distsync/raft/testing';
+import { createListMachine, createMemoryCluster } from '@distsync/raft/testing';
 import type { MemoryCluster } from '@distsync/raft/testing';
-
-/** A list of appended strings: order matters, so a replay in the wrong order would show. */
-function list(): StateMachine<{ push: string }, { all: true }, string[]> {
-  const items: string[] = [];
-  return {
-    name: 'list',
-    commandSchema: z.object({ push: z.string() }),
-    querySchema: z.object({ all: z.literal(true) }),
-    apply: (command) => {
-      items.push(command.push);
-      return [...items];
-    },
-    query: () => [...items],
-    snapshot: () => new TextEncoder().encode(JSON.stringify(items)),
-    restore: (bytes) => {
-      items.splice(0, items.length, ...(JSON.parse(new TextDecoder().decode(bytes)) as string[]));
-    },
-  };
-}
 
 const ids = ['f1', 'f2', 'f3'];
 let root: string | undefined;
@@ -38,7 +17,7 @@ async function startOnDisk(): Promise<MemoryCluster> {
   storages = await Promise.all(ids.map((id) => FileStorage.open({ dataDir: join(dir, id) })));
   return createMemoryCluster({
     ids,
-    stateMachines: () => [list()],
+    stateMachines: () => [createListMachine()],
     storage: (id) => storages[ids.indexOf(id)]!,
   });
 }

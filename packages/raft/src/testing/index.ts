@@ -40,3 +40,5 @@ export type { CoreOverrides, DeliveryObserver, TestNetworkOptions, TestNode } fr
 // A fault-injecting in-memory file system for FileStorage (crashes, torn writes, EIO, ENOSPC).
 export { FaultFs } from '../storage/fault-fs.js';
 export type { FaultRule, TearBytes } from '../storage/fault-fs.js';
+export { createListMachine } from './list-machine.js';
+export type { ListMachine } from './list-machine.js';
