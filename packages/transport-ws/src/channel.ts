@@ -37,6 +37,7 @@ export class FrameChannel {
   private readonly socket: WebSocket;
   private readonly options: FrameChannelOptions;
   private readonly limits: ConnectionLimits;
+  private outboundFrameBytesMax: number;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private flushScheduled = false;
@@ -58,6 +59,7 @@ export class FrameChannel {
     this.options = options;
     this.socket = options.socket;
     this.limits = options.limits;
+    this.outboundFrameBytesMax = options.limits.maxFrameBytes;
     this.socket.binaryType = 'nodebuffer';
     this.socket.on('message', (data, isBinary) => {
       this.receive(data, isBinary);
@@ -123,13 +125,26 @@ export class FrameChannel {
     return this.enqueueEncoded(bytes);
   }
 
+  /**
+   * The largest frame this side sends: its own `maxFrameBytes`, or less once the other side
+   * announced a smaller limit (a frame over the receiver's limit would close the connection).
+   */
+  get outboundFrameBytesLimit(): number {
+    return this.outboundFrameBytesMax;
+  }
+
+  /** Lowers the outbound frame limit to what the other side announced it accepts. */
+  limitOutboundFrames(maxFrameBytes: number): void {
+    this.outboundFrameBytesMax = Math.min(this.limits.maxFrameBytes, maxFrameBytes);
+  }
+
   /** Queues one already encoded item; false when it was dropped (and counted). */
   enqueueEncoded(bytes: Uint8Array): boolean {
     if (this.isClosed) {
       this.options.metrics.drop('disconnected');
       return false;
     }
-    if (bytes.byteLength + BATCH_HEADER_BYTES_MAX > this.limits.maxFrameBytes) {
+    if (bytes.byteLength + BATCH_HEADER_BYTES_MAX > this.outboundFrameBytesMax) {
       this.options.metrics.drop('tooLarge');
       return false;
     }
@@ -248,7 +263,7 @@ export class FrameChannel {
     let bytes = 0;
     for (const item of queue) {
       const grown = batchFrameBytes(batch.length + 1, bytes + item.byteLength);
-      if (batch.length > 0 && grown > this.limits.maxFrameBytes) {
+      if (batch.length > 0 && grown > this.outboundFrameBytesMax) {
         this.write(encodeBatch(batch, bytes));
         batch = [];
         bytes = 0;

@@ -188,6 +188,19 @@ describe('client deadlines and bounds', () => {
     await expect(connection.command('kv', 'small')).resolves.toMatchObject({ payload: 'small' });
   });
 
+  it("refuses a request over the server's smaller frame limit locally, keeping the connection", async () => {
+    const node = await server({ maxFrameBytes: 4096, clients: { handler: echo } });
+    // The client's own limit is the 4 MiB default; the server announced 4 KiB in its welcome.
+    const connection = await client(node.url);
+    await expect(
+      connection.command('kv', 'x'.repeat(5000), { timeoutMs: 10_000 }),
+    ).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE' });
+    // Refused before sending (not after a reconnect-and-retry loop ending in TIMEOUT), so the
+    // server never saw an oversized frame.
+    await expect(connection.command('kv', 'small')).resolves.toMatchObject({ payload: 'small' });
+    expect(node.metrics().refusals.FRAME_TOO_LARGE).toBe(0);
+  });
+
   it('answers OVERLOADED beyond maxInFlightPerSession on the server and counts it', async () => {
     const node = await server({ clients: { handler: never, maxInFlightPerSession: 1 } });
     const connection = await client(node.url);

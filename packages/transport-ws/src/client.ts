@@ -424,12 +424,13 @@ class WsClusterConnection implements ClusterConnection {
       );
       return;
     }
-    if (bytes.byteLength + 5 > this.options.limits.maxFrameBytes) {
+    const frameBytesMax = channel.outboundFrameBytesLimit;
+    if (bytes.byteLength + 5 > frameBytesMax) {
       this.fail(
         pending,
         new TransportError(
           'FRAME_TOO_LARGE',
-          `the request (${bytes.byteLength} bytes) exceeds maxFrameBytes`,
+          `the request (${bytes.byteLength} bytes) exceeds maxFrameBytes (${frameBytesMax}, the smaller of this client's and the server's)`,
         ),
       );
       return;
@@ -543,9 +544,12 @@ class WsClusterConnection implements ClusterConnection {
 
   private welcomed(
     channel: FrameChannel,
-    welcome: { sessionId: string; nodeId?: string | undefined },
+    welcome: { sessionId: string; nodeId?: string | undefined; maxFrameBytes?: number | undefined },
   ): void {
     channel.markEstablished();
+    // A request over the server's limit would get the connection closed (4413) and be retried
+    // forever; refusing it here with FRAME_TOO_LARGE fails that one request only.
+    if (welcome.maxFrameBytes !== undefined) channel.limitOutboundFrames(welcome.maxFrameBytes);
     this.ready = true;
     this.attempt = 0;
     if (this.everConnected) this.recorder.reconnects += 1;

@@ -67,6 +67,8 @@ export const ClientWelcomeSchema = z.object({
   type: z.literal('welcome'),
   sessionId: z.string().min(1).max(128),
   nodeId: z.string().max(128).optional(),
+  /** The largest frame the server accepts; the client refuses bigger requests locally. */
+  maxFrameBytes: z.number().int().positive().max(2_147_483_647).optional(),
 });
 export const ClientControlSchema = z.discriminatedUnion('type', [
   PingFrameSchema,

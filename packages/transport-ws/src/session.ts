@@ -171,6 +171,7 @@ export class ServerSession implements ClientSession {
     this.channel.sendControl({
       type: 'welcome',
       sessionId: this.id,
+      maxFrameBytes: this.settings.limits.maxFrameBytes,
       ...(nodeId === undefined ? {} : { nodeId }),
     });
   }
