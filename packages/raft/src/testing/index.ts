@@ -15,7 +15,14 @@ export {
 } from './sim-network.js';
 export type { NetworkOptions, NetworkStats } from './sim-network.js';
 export { SimNode } from './sim-node.js';
-export type { DurableState, NodeHost, SimCore, SimFactories } from './sim-node.js';
+export type {
+  DurableState,
+  FaultyHost,
+  NodeHost,
+  SimCore,
+  SimFactories,
+  SyncOutcome,
+} from './sim-node.js';
 export { SimulationFailure, Simulator } from './simulator.js';
 export type { SimRaftOptions, SimulationFailureCode, SimulatorOptions } from './simulator.js';
 export { LabCluster, labElectionTimeoutMs } from './lab-cluster.js';

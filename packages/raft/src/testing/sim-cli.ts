@@ -4,6 +4,8 @@
 //
 //   pnpm --filter @distsync/raft sim --seeds 100000 [--from 1] [--nodes 1,3,5,7] [--max-seconds 600]
 //   pnpm --filter @distsync/raft sim --seed 42 --nodes 5 [--chaos-ms 3000] [--trace]
+//   either form takes [--membership] (membership changes) and [--disk-faults] (full disks, fsync
+//   EIO, slow fsyncs) to add those fault kinds.
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { realFactories } from './real-factories.js';
@@ -22,6 +24,8 @@ interface CliOptions {
   progressEvery: number;
   traceLines: number;
   raftOverrides: SimRaftOptions;
+  membership: boolean;
+  diskFaults: boolean;
 }
 
 function positiveInteger(name: string, value: string | undefined, fallback: number): number {
@@ -46,6 +50,8 @@ function parseCli(argv: string[]): CliOptions {
       'progress-every': { type: 'string' },
       'trace-lines': { type: 'string' },
       raft: { type: 'string' },
+      membership: { type: 'boolean' },
+      'disk-faults': { type: 'boolean' },
     },
     strict: true,
     allowPositionals: false,
@@ -62,6 +68,8 @@ function parseCli(argv: string[]): CliOptions {
     nodes,
     chaosMs: positiveInteger('chaos-ms', values['chaos-ms'], 3000),
     maxSeconds: positiveInteger('max-seconds', values['max-seconds'], 3600),
+    membership: values.membership ?? false,
+    diskFaults: values['disk-faults'] ?? false,
     raftOverrides: values.raft === undefined ? {} : (JSON.parse(values.raft) as SimRaftOptions),
     traceLines: Math.max(1, positiveInteger('trace-lines', values['trace-lines'], 50)),
     progressEvery: Math.max(1, positiveInteger('progress-every', values['progress-every'], 1000)),
@@ -75,6 +83,8 @@ function runOne(options: CliOptions, init: { seed: number; nodes: number }): Swe
     factories: realFactories,
     traceLinesOnFailure: options.traceLines,
     raftOverrides: options.raftOverrides,
+    membershipChanges: options.membership,
+    diskFaults: options.diskFaults,
   });
 }
 

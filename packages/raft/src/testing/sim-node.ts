@@ -85,6 +85,28 @@ export function decodeSimSnapshot(data: Uint8Array): Entry[] {
   }));
 }
 
+/**
+ * What a sync returns: it succeeds now, succeeds after `delayMs` of virtual time (a slow fsync),
+ * fails with ENOSPC (the Ready is held and retried later) or fails with EIO (fatal: the node stops).
+ */
+export type SyncOutcome =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'slow'; readonly delayMs: number }
+  | { readonly kind: 'no-space' }
+  | { readonly kind: 'io-error' };
+
+/**
+ * A deliberately wrong host, for negative controls only: `send-before-sync` sends a held Ready's
+ * messages before its sync succeeded. The checkers must catch it.
+ */
+export type FaultyHost = 'send-before-sync';
+
+/** A Ready whose sync has not succeeded yet (disk full or slow fsync): nothing of it went out. */
+interface HeldReady {
+  readonly ready: Ready;
+  readonly installed: readonly Entry[];
+}
+
 /** What a host turn asks of the simulator around it. */
 export interface NodeHost {
   readonly checker: InvariantChecker;
@@ -93,6 +115,11 @@ export interface NodeHost {
    * `unsyncedWrites` still reach the disk.
    */
   crashBeforeSync(id: NodeId, unsyncedWrites: number): { survivingWrites: number } | undefined;
+  /**
+   * The outcome of a sync (of a Ready's first attempt, or of a retry of a held one). For `slow`
+   * and `no-space` the host arranges a later `retrySync`; for `io-error` it arranges a restart.
+   */
+  syncOutcome?(id: NodeId, init: { retry: boolean; incarnation: number }): SyncOutcome;
   send(message: RaftMessage): void;
   applied(id: NodeId, entry: Entry): void;
   /** A read became servable: the node's state machine has applied `readState.index`. */
@@ -131,6 +158,9 @@ export class SimNode implements NodeView {
   private writtenLog: Entry[] = [];
   private appliedEntries: Entry[] = [];
   private pendingReads: ReadState[] = [];
+  /** The Ready whose sync failed with ENOSPC or is slow: the host loop waits on it. */
+  private held: HeldReady | undefined = undefined;
+  private readonly faultyHost: FaultyHost | undefined;
   role: Role = 'follower';
   leaderId: NodeId | null = null;
   /** Bumped at every crash so that timers of an earlier life are ignored. */
@@ -143,8 +173,10 @@ export class SimNode implements NodeView {
     coreOptions: Omit<RaftCoreOptions, 'id' | 'peers' | 'storage'>;
     host: NodeHost;
     snapshotEveryEntries?: number | undefined;
+    faultyHost?: FaultyHost | undefined;
   }) {
     this.snapshotEveryEntries = init.snapshotEveryEntries;
+    this.faultyHost = init.faultyHost;
     this.id = init.id;
     this.peers = init.peers;
     this.factories = init.factories;
@@ -162,8 +194,14 @@ export class SimNode implements NodeView {
   get term(): number {
     return this.written.term;
   }
+  /**
+   * The commit index the node knows for sure: its written commit, but never past its own durable
+   * log. A leader counts its own entries toward a quorum as soon as it wrote them (not synced);
+   * while their Ready is held that commit is not yet true (a crash may lose the entries), and
+   * nothing reveals it (no message, no apply) until the sync succeeded.
+   */
   get commit(): number {
-    return this.written.commit;
+    return Math.min(this.written.commit, this.durableEntries.length);
   }
   get log(): readonly Entry[] {
     return this.writtenLog;
@@ -182,6 +220,7 @@ export class SimNode implements NodeView {
     this.written = this.durableHardState;
     this.writtenLog = [...this.durableEntries];
     this.unsyncedWrites = [];
+    this.held = undefined;
     this.appliedEntries = [];
     this.pendingReads = [];
     this.role = 'follower';
@@ -250,6 +289,7 @@ export class SimNode implements NodeView {
     const lost = this.unsyncedWrites.length - kept;
     this.persist(this.unsyncedWrites.slice(0, kept));
     this.unsyncedWrites = [];
+    this.held = undefined;
     this.core = undefined;
     this.storage = undefined;
     this.incarnation++;
@@ -315,7 +355,8 @@ export class SimNode implements NodeView {
   private drain(): void {
     for (let round = 0; round < maxReadyRoundsPerTurn; round++) {
       const core = this.core;
-      if (!core?.hasReady()) return;
+      // A held Ready blocks the host loop (the core still ticks and steps), as in RaftNode.
+      if (this.held !== undefined || !core?.hasReady()) return;
       const ready = core.ready();
       if (!this.handle(ready)) return;
       core.advance(ready);
@@ -329,7 +370,77 @@ export class SimNode implements NodeView {
       throw new InvariantViolation({ invariant: 'READY_CONTRACT', nodeId: this.id, message });
   }
 
-  /** One Ready, in contract order. Returns false when the node crashed before syncing. */
+  /** Whether a Ready waits on a failed (ENOSPC) or slow sync. */
+  get stalled(): boolean {
+    return this.held !== undefined;
+  }
+
+  /**
+   * Retries the held Ready's sync (called by the simulator after a stall or a slow fsync). On
+   * success the Ready goes on where it stopped: its messages are sent, its entries applied, and
+   * the host loop drains what the core accumulated meanwhile.
+   */
+  retrySync(incarnation: number): void {
+    const held = this.held;
+    const core = this.core;
+    if (held === undefined || core === undefined || !this.runs(incarnation)) return;
+    const outcome = this.host.syncOutcome?.(this.id, { retry: true, incarnation }) ?? {
+      kind: 'ok',
+    };
+    if (outcome.kind === 'io-error') {
+      this.failSync();
+      return;
+    }
+    if (outcome.kind !== 'ok') return;
+    this.held = undefined;
+    this.sync();
+    this.host.trace(this.id, 'sync succeeded, held Ready goes on');
+    // The faulty host sent these messages already, when the sync failed.
+    const sentEarly = this.faultyHost === 'send-before-sync';
+    this.finish(sentEarly ? { ...held.ready, messages: [] } : held.ready, held.installed);
+    core.advance(held.ready);
+    this.maybeSnapshot();
+    this.drain();
+  }
+
+  /** fsync returned EIO: fatal; the node stops as if it crashed (the host restarts it later). */
+  private failSync(): void {
+    this.host.trace(this.id, 'sync failed with EIO: the node stops');
+    this.crash(0);
+  }
+
+  /**
+   * The sync of a Ready that must sync: true when it succeeded now; false when the Ready is held
+   * (disk full, slow fsync) or the node stopped (EIO).
+   */
+  private syncReady(ready: Ready, installed: readonly Entry[]): boolean {
+    const outcome = this.host.syncOutcome?.(this.id, {
+      retry: false,
+      incarnation: this.incarnation,
+    }) ?? { kind: 'ok' };
+    switch (outcome.kind) {
+      case 'ok':
+        this.sync();
+        return true;
+      case 'io-error':
+        this.failSync();
+        return false;
+      case 'slow':
+      case 'no-space':
+        this.held = { ready, installed };
+        this.host.trace(
+          this.id,
+          `${outcome.kind === 'slow' ? `slow sync +${outcome.delayMs.toFixed(1)} ms` : 'sync failed with ENOSPC'}: Ready held (${ready.messages.length} messages, ${ready.committedEntries.length} entries to apply)`,
+        );
+        // The negative control: a wrong host that sends before the sync succeeded.
+        if (this.faultyHost === 'send-before-sync') {
+          for (const message of ready.messages) this.send(message);
+        }
+        return false;
+    }
+  }
+
+  /** One Ready, in contract order. Returns false when the node crashed or the Ready is held. */
   private handle(ready: Ready): boolean {
     if (ready.softState !== undefined) {
       const term = ready.hardState?.term ?? this.written.term;
@@ -351,8 +462,14 @@ export class SimNode implements NodeView {
         this.crash(crash.survivingWrites);
         return false;
       }
-      this.sync();
+      if (!this.syncReady(ready, installed)) return false;
     }
+    this.finish(ready, installed);
+    return true;
+  }
+
+  /** Steps 2 to 4 of the contract, once the Ready's writes are durable: send, apply, serve reads. */
+  private finish(ready: Ready, installed: readonly Entry[]): void {
     for (const message of ready.messages) this.send(message);
     // The state machine restores the snapshot before it applies anything after it.
     for (const entry of installed.slice(this.appliedEntries.length)) this.apply(entry);
@@ -365,7 +482,6 @@ export class SimNode implements NodeView {
     // Step 4 of the contract: a read is served once the applied index reaches its index.
     for (const readState of ready.readStates) this.pendingReads.push(readState);
     this.serveReads();
-    return true;
   }
 
   private noteSoftState(init: { role: Role; leaderId: NodeId | null; term: number }): void {
@@ -475,15 +591,25 @@ export class SimNode implements NodeView {
   private send(message: RaftMessage): void {
     if (message.type === 'AppendEntriesResponse' && message.success) {
       const held = this.durableEntries[message.matchIndex - 1];
+      // While a Ready is held the core keeps stepping: it may acknowledge entries of an older
+      // term's leader that a newer leader then replaces before they are ever written. Only a
+      // leader of that older term can count such an answer, and no quorum of it can commit them
+      // (every voter of the newer leader refused it or left the older term first), so an answer
+      // from a term older than the durable one is not checked against the durable log.
+      const stale = message.term < this.durableHardState.term;
       this.contract(
-        message.matchIndex === 0 || held !== undefined,
+        message.matchIndex === 0 || held !== undefined || stale,
         `acknowledged index ${message.matchIndex} before it was durable`,
       );
     }
     if (message.type === 'RequestVoteResponse' && message.granted && !message.preVote) {
       const durable = this.durableHardState;
+      // A newer durable term also covers the grant: after a held Ready the core may send a grant
+      // from an older term whose vote was superseded in memory before it was ever written, and a
+      // node durably in a later term can never vote in that older term again.
       this.contract(
-        durable.term === message.term && durable.vote === message.to,
+        durable.term > message.term ||
+          (durable.term === message.term && durable.vote === message.to),
         `granted a vote to ${message.to} in term ${message.term} before it was durable`,
       );
     }

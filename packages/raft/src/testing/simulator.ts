@@ -19,7 +19,7 @@ import type { Prng } from './prng.js';
 import { createPrng } from './prng.js';
 import type { NetworkOptions } from './sim-network.js';
 import { SimNetwork, reliableNetwork } from './sim-network.js';
-import type { SimFactories } from './sim-node.js';
+import type { FaultyHost, SimFactories, SyncOutcome } from './sim-node.js';
 import { SimNode } from './sim-node.js';
 import { Trace } from './trace.js';
 
@@ -60,6 +60,16 @@ export interface SimulatorOptions {
    * snapshot, so lagging nodes catch up through InstallSnapshot. Default: no snapshots.
    */
   readonly snapshotEveryEntries?: number;
+  /** Probability that a sync is slow (resolves after a random extra delay). Default 0. */
+  readonly slowSyncRate?: number;
+  /** Upper bound of a slow sync's extra delay, in virtual ms. Default 50. */
+  readonly slowSyncMsMax?: number;
+  /** How often a node whose disk is full retries its held Ready's sync. Default 5 ms. */
+  readonly diskRetryMs?: number;
+  /** How long a node stopped by an fsync EIO stays down before it restarts. Default 300 ms. */
+  readonly ioErrorDowntimeMs?: number;
+  /** A deliberately wrong host loop (negative controls of the checkers only). */
+  readonly faultyHost?: FaultyHost;
 }
 
 export type SimulationFailureCode = 'INVARIANT_VIOLATED' | 'CORE_THREW' | 'LIVENESS';
@@ -152,6 +162,15 @@ export class Simulator {
   private crashBeforeSyncRate: number;
   private readonly crashDowntimeMs: number;
   private readonly tornWriteRate: number;
+  /** Disk-fault randomness: its own stream, so that runs without disk faults replay as before. */
+  private readonly diskRandom: Prng;
+  private slowSyncRate: number;
+  private slowSyncMsMax: number;
+  private readonly diskFullUntil = new Map<NodeId, number>();
+  private readonly ioErrorArmed = new Set<NodeId>();
+  private syncStalls = 0;
+  private ioErrors = 0;
+  private slowSyncs = 0;
   private readonly traceLinesOnFailure: number;
   private readonly pending: PendingProposal[] = [];
   private readonly acknowledgedPayloads = new Set<string>();
@@ -188,6 +207,9 @@ export class Simulator {
     this.crashBeforeSyncRate = options.crashBeforeSyncRate ?? 0;
     this.crashDowntimeMs = options.crashDowntimeMs ?? 200;
     this.tornWriteRate = options.tornWriteRate ?? 0;
+    this.diskRandom = createPrng((options.seed ^ 0x0d15cf17) >>> 0);
+    this.slowSyncRate = options.slowSyncRate ?? 0;
+    this.slowSyncMsMax = options.slowSyncMsMax ?? 50;
     const tickMs = options.tickMs ?? 10;
     const drift = options.clockDriftMax ?? 0.02;
     if (!(tickMs > 0)) throw new RangeError('tickMs must be positive');
@@ -202,6 +224,7 @@ export class Simulator {
         coreOptions: { ...options.raft, random: () => nodeRandom.next() },
         host: this.hostFor(),
         snapshotEveryEntries: options.snapshotEveryEntries,
+        faultyHost: options.faultyHost,
       });
       this.nodes.set(id, node);
     }
@@ -225,6 +248,7 @@ export class Simulator {
         });
         return { survivingWrites: this.survivingWrites(unsyncedWrites) };
       },
+      syncOutcome: (id, init) => this.syncOutcome(id, init),
       send: (message) => {
         this.sendMessage(message);
       },
@@ -238,6 +262,78 @@ export class Simulator {
         this.trace.record(this.nowMs, id, text);
       },
     };
+  }
+
+  /** Decides a sync's fate from the disk faults in force, and schedules what follows from it. */
+  private syncOutcome(id: NodeId, init: { retry: boolean; incarnation: number }): SyncOutcome {
+    const { retry, incarnation } = init;
+    if (this.ioErrorArmed.delete(id)) {
+      this.ioErrors++;
+      this.forgetPendingAt(id);
+      const downtimeMs = this.options.ioErrorDowntimeMs ?? 300;
+      // An operator restarts the process from its durable state.
+      this.schedule(downtimeMs, `restart ${id} after EIO`, () => {
+        if (!this.node(id).alive) this.restart(id);
+      });
+      return { kind: 'io-error' };
+    }
+    const retryLater = (delayMs: number): void => {
+      this.schedule(delayMs, `sync retry ${id}`, () => {
+        this.node(id).retrySync(incarnation);
+      });
+    };
+    if ((this.diskFullUntil.get(id) ?? 0) > this.nowMs) {
+      if (!retry) this.syncStalls++;
+      retryLater(this.options.diskRetryMs ?? 5);
+      return { kind: 'no-space' };
+    }
+    if (!retry && this.slowSyncRate > 0 && this.diskRandom.chance(this.slowSyncRate)) {
+      this.slowSyncs++;
+      const delayMs = this.diskRandom.next() * this.slowSyncMsMax;
+      retryLater(delayMs);
+      return { kind: 'slow', delayMs };
+    }
+    return { kind: 'ok' };
+  }
+
+  /**
+   * Fills node `id`'s disk for `durationMs`: a sync in that time fails with ENOSPC, and the Ready
+   * it belongs to is held (nothing sent, nothing applied) and retried until space is back.
+   */
+  diskFull(id: NodeId, durationMs: number): void {
+    this.node(id);
+    this.diskFullUntil.set(id, Math.max(this.diskFullUntil.get(id) ?? 0, this.nowMs + durationMs));
+    this.trace.record(this.nowMs, id, `disk full for ${durationMs} ms`);
+  }
+
+  /** Node `id`'s next sync fails with EIO: the node stops, and restarts later from its durable state. */
+  fsyncFailure(id: NodeId): void {
+    this.node(id);
+    this.ioErrorArmed.add(id);
+    this.trace.record(this.nowMs, id, 'next fsync fails with EIO');
+  }
+
+  /** Changes how often syncs are slow and by how much. */
+  configureDisk(options: { slowSyncRate: number; slowSyncMsMax?: number }): void {
+    if (!(options.slowSyncRate >= 0 && options.slowSyncRate <= 1)) {
+      throw new RangeError('slowSyncRate must be within [0, 1]');
+    }
+    this.slowSyncRate = options.slowSyncRate;
+    this.slowSyncMsMax = options.slowSyncMsMax ?? this.slowSyncMsMax;
+    this.trace.record(this.nowMs, '--', `disk ${JSON.stringify(options)}`);
+  }
+
+  /** Ends every disk fault: space is back everywhere, no EIO armed, no slow syncs from now on. */
+  endDiskFaults(): void {
+    this.diskFullUntil.clear();
+    this.ioErrorArmed.clear();
+    this.slowSyncRate = 0;
+    this.trace.record(this.nowMs, '--', 'disk faults end');
+  }
+
+  /** Syncs that hit a full disk, failed with EIO, or were slow, so far. */
+  get diskFaultStats(): { stalls: number; ioErrors: number; slowSyncs: number } {
+    return { stalls: this.syncStalls, ioErrors: this.ioErrors, slowSyncs: this.slowSyncs };
   }
 
   /** Virtual time in milliseconds since the start. */
@@ -562,6 +658,7 @@ export class Simulator {
       coreOptions: { ...this.options.raft, random: () => nodeRandom.next() },
       host: this.hostFor(),
       snapshotEveryEntries: this.options.snapshotEveryEntries,
+      faultyHost: this.options.faultyHost,
     });
     this.nodes.set(id, node);
     this.joinedIds.push(id);
@@ -597,6 +694,11 @@ export class Simulator {
   /** Whether the node that accepted `payload` has applied it (the client got its answer). */
   isAcknowledged(payload: string): boolean {
     return this.acknowledgedPayloads.has(payload);
+  }
+
+  /** The highest index acknowledged to any client so far. */
+  get acknowledgedIndex(): number {
+    return this.highestAcknowledgedIndex;
   }
 
   get acknowledgedCount(): number {

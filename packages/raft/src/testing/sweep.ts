@@ -35,6 +35,12 @@ export interface SweepRunOptions {
    * which leaves every other seed's run exactly as before.
    */
   readonly membershipChanges?: boolean;
+  /**
+   * Adds disk faults to the faults: full disks that stall a node's host loop, fsync EIO that stops
+   * a node until it restarts, slow fsyncs. Drawn from a PRNG stream of their own, so the default
+   * (false) leaves every other seed's run exactly as before.
+   */
+  readonly diskFaults?: boolean;
 }
 
 export interface SweepRunResult {
@@ -49,6 +55,8 @@ export interface SweepRunResult {
   readonly recoveryMs: number;
   /** Linearizable reads served (each checked against the proposals acknowledged before it). */
   readonly reads: number;
+  /** Syncs that hit a full disk, failed with EIO, or were slow (all zero without disk faults). */
+  readonly diskFaults: { stalls: number; ioErrors: number; slowSyncs: number };
   /** Membership changes (config entries) applied by the node that applied the most. */
   readonly configEntries: number;
   /** A hash of the whole trace: equal for two runs of one seed, if the simulator is deterministic. */
@@ -63,10 +71,14 @@ export function sweepReplayCommand(options: {
   nodes: number;
   chaosMs: number;
   raftOverrides?: SimRaftOptions | undefined;
+  membershipChanges?: boolean | undefined;
+  diskFaults?: boolean | undefined;
 }): string {
   const overrides = options.raftOverrides ?? {};
   const raft = Object.keys(overrides).length === 0 ? '' : ` --raft '${JSON.stringify(overrides)}'`;
-  return `pnpm --filter @distsync/raft sim --seed ${options.seed} --nodes ${options.nodes} --chaos-ms ${options.chaosMs}${raft}`;
+  const membership = options.membershipChanges === true ? ' --membership' : '';
+  const disk = options.diskFaults === true ? ' --disk-faults' : '';
+  return `pnpm --filter @distsync/raft sim --seed ${options.seed} --nodes ${options.nodes} --chaos-ms ${options.chaosMs}${raft}${membership}${disk}`;
 }
 
 function randomNetwork(random: Prng): NetworkOptions {
@@ -186,8 +198,41 @@ function createSweepSimulator(init: {
       nodes: options.nodes,
       chaosMs,
       raftOverrides: options.raftOverrides,
+      membershipChanges: options.membershipChanges,
+      diskFaults: options.diskFaults,
     }),
   });
+}
+
+/**
+ * Schedules one random disk fault and the next one after it, until `endMs`, from the disk
+ * faults' own PRNG stream: full disks (leaders more often), fsync EIO, slow fsyncs.
+ */
+function scheduleDiskFaults(init: { sim: Simulator; random: Prng; endMs: number }): void {
+  const { sim, random, endMs } = init;
+  const delay = random.int(50, 600);
+  if (sim.now + delay >= endMs) return;
+  sim.schedule(delay, 'disk fault', () => {
+    injectDiskFault(sim, random);
+    scheduleDiskFaults(init);
+  });
+}
+
+function injectDiskFault(sim: Simulator, random: Prng): void {
+  const alive = sim.allNodes.filter((node) => node.alive);
+  if (alive.length === 0) return;
+  const leaders = alive.filter((node) => node.role === 'leader');
+  const victim =
+    leaders.length > 0 && random.chance(0.5) ? random.pick(leaders) : random.pick(alive);
+  const roll = random.next();
+  if (roll < 0.55) sim.diskFull(victim.id, random.int(20, 1500));
+  else if (roll < 0.75) sim.fsyncFailure(victim.id);
+  else {
+    sim.configureDisk({
+      slowSyncRate: random.pick([0, 0.05, 0.2, 0.5]),
+      slowSyncMsMax: random.int(1, 100),
+    });
+  }
 }
 
 /** Clients propose and read while faults strike; returns how many faults were injected. */
@@ -224,8 +269,11 @@ function majorityPhase(init: {
   random: Prng;
   boundMs: number;
   membership: boolean;
+  diskFaults: boolean;
 }): number {
   const { sim, random, boundMs } = init;
+  // Space is back, no fsync fails any more: held Readies go on at their next retry.
+  if (init.diskFaults) sim.endDiskFaults();
   const majority = init.membership
     ? healableMajority(sim, random)
     : random.shuffle(sim.nodeIds).slice(0, Math.floor(sim.nodeIds.length / 2) + 1);
@@ -269,7 +317,11 @@ function convergencePhase(init: {
   }
   // The target moves while late acknowledgements arrive; converged means every node applied
   // everything any node knows committed.
-  const highestCommit = (): number => Math.max(...sim.allNodes.map((node) => node.commit));
+  // An acknowledged index counts too: its node may have crashed since and lost the (unsynced)
+  // commit index that covered it, while the entry itself waits, durable on a majority, for the
+  // next leader to commit it again.
+  const highestCommit = (): number =>
+    Math.max(sim.acknowledgedIndex, ...sim.allNodes.map((node) => node.commit));
   // With membership changes only the final members keep receiving the log; who they are is
   // read again at every check, since the last config entries may still be applying.
   const members = (): readonly NodeId[] => (init.membership ? finalMembers(sim) : sim.nodeIds);
@@ -293,8 +345,17 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
   const random = createPrng(options.seed ^ 0x5eed);
   const sim = createSweepSimulator({ options, random, chaosMs });
   const membership = options.membershipChanges ?? false;
+  const diskFaults = options.diskFaults ?? false;
+  if (diskFaults) {
+    const diskRandom = createPrng((options.seed ^ 0xd15c) >>> 0);
+    sim.configureDisk({
+      slowSyncRate: diskRandom.pick([0, 0.02, 0.1]),
+      slowSyncMsMax: diskRandom.int(1, 50),
+    });
+    scheduleDiskFaults({ sim, random: diskRandom, endMs: chaosMs });
+  }
   const faults = chaosPhase({ sim, random, chaosMs, membership });
-  const recoveryMs = majorityPhase({ sim, random, boundMs, membership });
+  const recoveryMs = majorityPhase({ sim, random, boundMs, membership, diskFaults });
   convergencePhase({ sim, random, boundMs, membership });
   return {
     seed: options.seed,
@@ -306,6 +367,7 @@ export function runSweepSeed(options: SweepRunOptions): SweepRunResult {
     faults,
     recoveryMs,
     reads: sim.readCount,
+    diskFaults: sim.diskFaultStats,
     configEntries: Math.max(
       ...sim.allNodes.map((node) => node.applied.filter((entry) => entry.type === 'config').length),
     ),
