@@ -40,40 +40,36 @@ export interface ConnectionLimitOptions {
 
 export type ConnectionLimits = Required<ConnectionLimitOptions>;
 
+interface NumberRule {
+  readonly name: string;
+  readonly min: number;
+  readonly max: number;
+}
+
 /** Returns `value` when it obeys the rule, `fallback` when undefined, and throws otherwise. */
-export function integerOption(
+function numberOption(
   value: unknown,
   fallback: number,
-  rule: { name: string; min: number; max: number },
+  rule: NumberRule & { readonly integer: boolean },
 ): number {
   if (value === undefined) return fallback;
-  if (
-    typeof value !== 'number' ||
-    !Number.isInteger(value) ||
-    value < rule.min ||
-    value > rule.max
-  ) {
-    throw invalidOption(rule.name, `an integer from ${rule.min} to ${rule.max}`, value);
+  const shaped =
+    typeof value === 'number' && (rule.integer ? Number.isInteger(value) : Number.isFinite(value));
+  if (!shaped || value < rule.min || value > rule.max) {
+    const kind = rule.integer ? 'an integer' : 'a number';
+    throw invalidOption(rule.name, `${kind} from ${rule.min} to ${rule.max}`, value);
   }
   return value;
 }
 
-/** A ratio in [min, max], for jitter. */
-export function ratioOption(
-  value: unknown,
-  fallback: number,
-  rule: { name: string; min: number; max: number },
-): number {
-  if (value === undefined) return fallback;
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value < rule.min ||
-    value > rule.max
-  ) {
-    throw invalidOption(rule.name, `a number from ${rule.min} to ${rule.max}`, value);
-  }
-  return value;
+/** An integer in [min, max], or `fallback` when undefined. */
+export function integerOption(value: unknown, fallback: number, rule: NumberRule): number {
+  return numberOption(value, fallback, { ...rule, integer: true });
+}
+
+/** A ratio in [min, max], for jitter, or `fallback` when undefined. */
+export function ratioOption(value: unknown, fallback: number, rule: NumberRule): number {
+  return numberOption(value, fallback, { ...rule, integer: false });
 }
 
 export function stringOption(
