@@ -97,9 +97,11 @@ export type SyncOutcome =
 
 /**
  * A deliberately wrong host, for negative controls only: `send-before-sync` sends a held Ready's
- * messages before its sync succeeded. The checkers must catch it.
+ * messages before its sync succeeded (the host's own Ready-contract check must catch it);
+ * `send-before-sync-unchecked` does the same with that check off, so that the safety invariants
+ * alone must catch what it leads to.
  */
-export type FaultyHost = 'send-before-sync';
+export type FaultyHost = 'send-before-sync' | 'send-before-sync-unchecked';
 
 /** A Ready whose sync has not succeeded yet (disk full or slow fsync): nothing of it went out. */
 interface HeldReady {
@@ -396,7 +398,7 @@ export class SimNode implements NodeView {
     this.sync();
     this.host.trace(this.id, 'sync succeeded, held Ready goes on');
     // The faulty host sent these messages already, when the sync failed.
-    const sentEarly = this.faultyHost === 'send-before-sync';
+    const sentEarly = this.faultyHost !== undefined;
     this.finish(sentEarly ? { ...held.ready, messages: [] } : held.ready, held.installed);
     core.advance(held.ready);
     this.maybeSnapshot();
@@ -433,7 +435,7 @@ export class SimNode implements NodeView {
           `${outcome.kind === 'slow' ? `slow sync +${outcome.delayMs.toFixed(1)} ms` : 'sync failed with ENOSPC'}: Ready held (${ready.messages.length} messages, ${ready.committedEntries.length} entries to apply)`,
         );
         // The negative control: a wrong host that sends before the sync succeeded.
-        if (this.faultyHost === 'send-before-sync') {
+        if (this.faultyHost !== undefined) {
           for (const message of ready.messages) this.send(message);
         }
         return false;
@@ -589,6 +591,13 @@ export class SimNode implements NodeView {
   }
 
   private send(message: RaftMessage): void {
+    if (this.faultyHost !== 'send-before-sync-unchecked') this.checkDurableBeforeSend(message);
+    this.host.checker.onSend(message);
+    this.host.send(message);
+  }
+
+  /** The Ready contract seen from the wire: nothing acknowledged or voted before it is durable. */
+  private checkDurableBeforeSend(message: RaftMessage): void {
     if (message.type === 'AppendEntriesResponse' && message.success) {
       const held = this.durableEntries[message.matchIndex - 1];
       // While a Ready is held the core keeps stepping: it may acknowledge entries of an older
@@ -613,8 +622,6 @@ export class SimNode implements NodeView {
         `granted a vote to ${message.to} in term ${message.term} before it was durable`,
       );
     }
-    this.host.checker.onSend(message);
-    this.host.send(message);
   }
 
   private serveReads(): void {

@@ -208,3 +208,51 @@ describe('negative control: a host that sends a held Ready before its sync', () 
     expect(simulationFailure.message).toMatch(/READY_CONTRACT.*before it was durable/);
   });
 });
+
+describe('negative control without the host check: the safety invariants alone catch it', () => {
+  // Both followers' disks fill; a wrong host acknowledges their held entries anyway, so the leader
+  // commits them. The followers crash (losing those writes), the leader is cut off, and the
+  // followers elect a leader without the committed entries.
+  function lostAcknowledgment(faulty: boolean): Simulator {
+    const sim = cluster({
+      nodes: 3,
+      ...(faulty ? { faultyHost: 'send-before-sync-unchecked' } : {}),
+    });
+    const leader = leaderOf(sim);
+    const followers = sim.nodeIds.filter((id) => id !== leader);
+    for (const id of followers) sim.diskFull(id, 60_000);
+    const client = writer(sim);
+    sim.runFor(300);
+    client.stop();
+    for (const id of followers) sim.crash(id);
+    sim.disconnect(leader);
+    sim.endDiskFaults();
+    for (const id of followers) sim.restart(id);
+    const elected = (): boolean =>
+      sim.allNodes.some((node) => node.id !== leader && node.role === 'leader');
+    expect(sim.runUntil(elected, 3000)).toBe(true);
+    return sim;
+  }
+
+  it('the correct host: the leader commits nothing the crashes could lose', () => {
+    const sim = lostAcknowledgment(false);
+    sim.heal();
+    converge(sim);
+  });
+
+  it('the wrong host: an entry committed on false acknowledgments is missing from a later leader', () => {
+    let failure: unknown;
+    try {
+      lostAcknowledgment(true);
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(SimulationFailure);
+    const simulationFailure = failure as SimulationFailure;
+    expect(simulationFailure.code).toBe('INVARIANT_VIOLATED');
+    expect(simulationFailure.message).toMatch(
+      /LEADER_COMPLETENESS|STATE_MACHINE_SAFETY|ACKNOWLEDGED_LOST/,
+    );
+    expect(simulationFailure.message).not.toMatch(/READY_CONTRACT/);
+  });
+});
