@@ -11,6 +11,7 @@ import { freePorts } from '../harness/ports.js';
 import { waitUntil } from '../harness/wait.js';
 import { BenchError } from '../errors.js';
 import { connect, type ClusterConnection } from '@distsync/transport-ws';
+import { ProcessKvCluster } from './process-cluster.js';
 import type { KvClientPath, KvCluster, KvSystem, Skip } from './types.js';
 
 export const DISTSYNC_BUILD_COMMAND = 'pnpm --filter @distsync/node... build';
@@ -80,27 +81,10 @@ function distsyncSpecs(options: { rootDir: string; ports: readonly number[] }): 
   }));
 }
 
-class DistsyncCluster implements KvCluster {
-  readonly nodeCount = 3;
-  readonly #processes: ClusterProcesses;
-  readonly #clients: HttpClients;
-
-  constructor(processes: ClusterProcesses, clients: HttpClients) {
-    this.#processes = processes;
-    this.#clients = clients;
-  }
-
-  pids(): (number | undefined)[] {
-    return this.#processes.pids();
-  }
-
-  #origin(node: number): string {
-    return this.#processes.specs[node]!.origin;
-  }
-
+class DistsyncCluster extends ProcessKvCluster {
   async put(request: { node: number; key: string; value: string; timeoutMs?: number }) {
-    const response = await this.#clients.request({
-      origin: this.#origin(request.node),
+    const response = await this.clients.request({
+      origin: this.origin(request.node),
       method: 'PUT',
       path: `/v1/kv/${encodeURIComponent(request.key)}`,
       body: JSON.stringify({ value: request.value }),
@@ -115,8 +99,8 @@ class DistsyncCluster implements KvCluster {
   }
 
   async get(request: { node: number; key: string }): Promise<string | undefined> {
-    const response = await this.#clients.request({
-      origin: this.#origin(request.node),
+    const response = await this.clients.request({
+      origin: this.origin(request.node),
       method: 'GET',
       path: `/v1/kv/${encodeURIComponent(request.key)}`,
     });
@@ -137,7 +121,7 @@ class DistsyncCluster implements KvCluster {
    * requests are multiplexed over each connection.
    */
   async openOtherPaths(): Promise<KvClientPath[]> {
-    const endpoints = this.#processes.specs.map((spec) => spec.origin.replace(/^http:/, 'ws:'));
+    const endpoints = this.processes.specs.map((spec) => spec.origin.replace(/^http:/, 'ws:'));
     const connections = await Promise.all(
       endpoints.map((_, index) =>
         connect([...endpoints.slice(index), ...endpoints.slice(0, index)], {
@@ -149,8 +133,8 @@ class DistsyncCluster implements KvCluster {
   }
 
   async #status(node: number): Promise<{ id?: string; role?: string; leader?: string | null }> {
-    const response = await this.#clients.request({
-      origin: this.#origin(node),
+    const response = await this.clients.request({
+      origin: this.origin(node),
       method: 'GET',
       path: '/status',
       timeoutMs: 1000,
@@ -162,8 +146,8 @@ class DistsyncCluster implements KvCluster {
 
   async leader(): Promise<number | undefined> {
     const statuses = await Promise.all(
-      this.#processes.specs.map(async (_, index) =>
-        this.#processes.alive(index) ? this.#status(index).catch(() => undefined) : undefined,
+      this.processes.specs.map(async (_, index) =>
+        this.processes.alive(index) ? this.#status(index).catch(() => undefined) : undefined,
       ),
     );
     const index = statuses.findIndex((status) => status?.role === 'leader');
@@ -173,13 +157,13 @@ class DistsyncCluster implements KvCluster {
   async waitReady(timeoutMs: number): Promise<void> {
     await waitUntil(
       async () => {
-        const running = this.#processes.specs
+        const running = this.processes.specs
           .map((_, index) => index)
-          .filter((index) => this.#processes.alive(index));
+          .filter((index) => this.processes.alive(index));
         const ready = await Promise.all(
           running.map(async (index) => {
-            const response = await this.#clients.request({
-              origin: this.#origin(index),
+            const response = await this.clients.request({
+              origin: this.origin(index),
               method: 'GET',
               path: '/ready',
               timeoutMs: 1000,
@@ -189,22 +173,8 @@ class DistsyncCluster implements KvCluster {
         );
         return ready.every(Boolean) && (await this.leader()) !== undefined;
       },
-      { what: 'distsync cluster ready', timeoutMs, processes: this.#processes.running() },
+      { what: 'distsync cluster ready', timeoutMs, processes: this.processes.running() },
     );
-  }
-
-  async kill(node: number): Promise<void> {
-    await this.#processes.kill(node);
-    await this.#clients.forget(this.#origin(node));
-  }
-
-  restart(node: number): Promise<void> {
-    this.#processes.start(node);
-    return Promise.resolve();
-  }
-
-  async stop(): Promise<void> {
-    await this.#processes.stopAll({ removeData: true });
   }
 }
 

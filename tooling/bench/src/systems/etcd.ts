@@ -9,6 +9,7 @@ import { freePorts } from '../harness/ports.js';
 import { waitUntil } from '../harness/wait.js';
 import { BenchError } from '../errors.js';
 import { Etcd3 } from 'etcd3';
+import { ProcessKvCluster } from './process-cluster.js';
 import type { KvClientPath, KvCluster, KvSystem, Skip } from './types.js';
 
 export const ETCD_INSTALL_COMMAND = 'apt-get update && apt-get install -y etcd-server etcd-client';
@@ -48,23 +49,10 @@ function etcdSpecs(options: { rootDir: string; ports: readonly number[] }): Node
   });
 }
 
-class EtcdCluster implements KvCluster {
-  readonly nodeCount = 3;
-  readonly #processes: ClusterProcesses;
-  readonly #clients: HttpClients;
-
-  constructor(processes: ClusterProcesses, clients: HttpClients) {
-    this.#processes = processes;
-    this.#clients = clients;
-  }
-
-  pids(): (number | undefined)[] {
-    return this.#processes.pids();
-  }
-
+class EtcdCluster extends ProcessKvCluster {
   async #post(node: number, path: string, body: unknown, timeoutMs?: number): Promise<unknown> {
-    const origin = this.#processes.specs[node]!.origin;
-    const response = await this.#clients.request({
+    const origin = this.origin(node);
+    const response = await this.clients.request({
       origin,
       method: 'POST',
       path,
@@ -100,7 +88,7 @@ class EtcdCluster implements KvCluster {
    * node, clients spread over them as over HTTP; requests are multiplexed over each channel.
    */
   openOtherPaths(): Promise<KvClientPath[]> {
-    const hosts = this.#processes.specs.map((spec) => spec.origin);
+    const hosts = this.processes.specs.map((spec) => spec.origin);
     return Promise.resolve([grpcPath(hosts.map((host) => new Etcd3({ hosts: host })))]);
   }
 
@@ -114,8 +102,8 @@ class EtcdCluster implements KvCluster {
 
   async leader(): Promise<number | undefined> {
     const statuses = await Promise.all(
-      this.#processes.specs.map(async (_, index) =>
-        this.#processes.alive(index) ? this.#status(index).catch(() => undefined) : undefined,
+      this.processes.specs.map(async (_, index) =>
+        this.processes.alive(index) ? this.#status(index).catch(() => undefined) : undefined,
       ),
     );
     const leaderId = statuses.find((status) => status !== undefined)?.leader;
@@ -126,13 +114,13 @@ class EtcdCluster implements KvCluster {
   async waitReady(timeoutMs: number): Promise<void> {
     await waitUntil(
       async () => {
-        const alive = this.#processes.specs.map((_, index) => index);
+        const alive = this.processes.specs.map((_, index) => index);
         const healthy = await Promise.all(
           alive
-            .filter((index) => this.#processes.alive(index))
+            .filter((index) => this.processes.alive(index))
             .map(async (index) => {
-              const response = await this.#clients.request({
-                origin: this.#processes.specs[index]!.origin,
+              const response = await this.clients.request({
+                origin: this.processes.specs[index]!.origin,
                 method: 'GET',
                 path: '/health',
                 timeoutMs: 1000,
@@ -142,22 +130,8 @@ class EtcdCluster implements KvCluster {
         );
         return healthy.every(Boolean) && (await this.leader()) !== undefined;
       },
-      { what: 'etcd cluster healthy', timeoutMs, processes: this.#processes.running() },
+      { what: 'etcd cluster healthy', timeoutMs, processes: this.processes.running() },
     );
-  }
-
-  async kill(node: number): Promise<void> {
-    await this.#processes.kill(node);
-    await this.#clients.forget(this.#processes.specs[node]!.origin);
-  }
-
-  restart(node: number): Promise<void> {
-    this.#processes.start(node);
-    return Promise.resolve();
-  }
-
-  async stop(): Promise<void> {
-    await this.#processes.stopAll({ removeData: true });
   }
 }
 
