@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   connect,
   silentLogger,
@@ -8,17 +8,20 @@ import {
   type HandlerResponse,
   type TransportServer,
 } from '@distsync/transport-ws';
-import { RawSocket, isType, itemsOf, startServer, waitForUpdate } from './test-support.js';
+import {
+  RawSocket,
+  isType,
+  itemsOf,
+  startServer,
+  waitForUpdate,
+  startOwnedServer,
+  useCleanups,
+} from './test-support.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const defer = useCleanups();
 
-async function server(options: Parameters<typeof startServer>[0]): Promise<TransportServer> {
-  const started = await startServer(options);
-  cleanups.push(() => started.close());
-  return started;
+function server(options: Parameters<typeof startOwnedServer>[1]): Promise<TransportServer> {
+  return startOwnedServer(defer, options);
 }
 
 async function client(
@@ -31,7 +34,7 @@ async function client(
     reconnectMaxMs: 50,
     ...options,
   });
-  cleanups.push(() => connection.close());
+  defer(() => connection.close());
   return connection;
 }
 
@@ -386,7 +389,7 @@ describe('reconnection', () => {
       await first.close();
       current = await startServer({ port, clients: { handler } });
     };
-    cleanups.push(async () => {
+    defer(async () => {
       await restarted;
       await current?.close();
     });
@@ -448,7 +451,7 @@ describe('a server owned by the application', () => {
       response.end('from the app');
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => app.close(resolve)));
+    defer(() => new Promise((resolve) => app.close(resolve)));
     const node = await server({ server: app, clients: { handler: echo } });
     const connection = await client(node.url);
     await expect(connection.query('kv', 1)).resolves.toMatchObject({ payload: 1 });

@@ -1,18 +1,15 @@
 import fc from 'fast-check';
 import { pack } from 'msgpackr';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   connect,
   silentLogger,
   type ClientRequest,
   type HandlerResponse,
 } from '@distsync/transport-ws';
-import { RawSocket, startServer } from './test-support.js';
+import { RawSocket, startServer, useCleanups } from './test-support.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const defer = useCleanups();
 
 const FRAMES = 10_000;
 
@@ -65,9 +62,9 @@ describe('fuzzing', () => {
       // parser; the close policy itself is tested in limits.test.ts.
       maxBadFrames: 1_000_000,
     });
-    cleanups.push(() => node.close());
+    defer(() => node.close());
     const good = await connect(node.url, { logger: silentLogger });
-    cleanups.push(() => good.close());
+    defer(() => good.close());
     const frames = fc.sample(fuzzFrame, { numRuns: FRAMES, seed: 20_261_125 });
 
     let stop = false;
@@ -109,7 +106,7 @@ describe('fuzzing', () => {
     expect(good.status.type).toBe('connected');
     // The server still serves new clients after the storm.
     const fresh = await connect(node.url, { logger: silentLogger });
-    cleanups.push(() => fresh.close());
+    defer(() => fresh.close());
     await expect(fresh.query('kv', 'still here')).resolves.toBe('still here');
     // Every fuzzed frame reached the server (plus hellos and the good client's frames).
     expect(node.metrics().framesIn).toBeGreaterThan(FRAMES);

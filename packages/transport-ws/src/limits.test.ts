@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   connect,
   createPeerTransport,
@@ -9,22 +9,24 @@ import {
   type TransportServer,
 } from '@distsync/transport-ws';
 import { z } from 'zod';
-import { RawSocket, SECRET, isType, itemsOf, startServer } from './test-support.js';
+import {
+  RawSocket,
+  SECRET,
+  isType,
+  itemsOf,
+  startOwnedServer,
+  useCleanups,
+} from './test-support.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const defer = useCleanups();
 
-async function server(options: Parameters<typeof startServer>[0]): Promise<TransportServer> {
-  const started = await startServer(options);
-  cleanups.push(() => started.close());
-  return started;
+function server(options: Parameters<typeof startOwnedServer>[1]): Promise<TransportServer> {
+  return startOwnedServer(defer, options);
 }
 
 async function raw(socket: Promise<RawSocket>): Promise<RawSocket> {
   const opened = await socket;
-  cleanups.push(() => opened.close());
+  defer(() => opened.close());
   return opened;
 }
 
@@ -219,7 +221,7 @@ describe('slow consumers', () => {
       idleTimeoutMs: 60_000,
       logger: silentLogger,
     });
-    cleanups.push(() => transport.close());
+    defer(() => transport.close());
     const peer = await raw(RawSocket.peer(node.url, { clusterId: 'c1', nodeId: 'a0' }));
     expect(await peer.next()).toMatchObject({ type: 'welcome', nodeId: 'n1' });
     await vi.waitFor(() => {
@@ -244,7 +246,7 @@ describe('plain-text warning', () => {
     const warn = vi.fn();
     const logger = { ...silentLogger, warn };
     const node = await createTransportServer({ logger });
-    cleanups.push(() => node.close());
+    defer(() => node.close());
     expect(warn).toHaveBeenCalledWith({}, expect.stringMatching(/plain text/));
   });
 });

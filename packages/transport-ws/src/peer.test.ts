@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   createPeerTransport,
   silentLogger,
@@ -7,7 +7,7 @@ import {
   type TransportServer,
 } from '@distsync/transport-ws';
 import { z } from 'zod';
-import { RawSocket, SECRET, startServer, waitForUpdate } from './test-support.js';
+import { RawSocket, SECRET, startServer, waitForUpdate, useCleanups } from './test-support.js';
 
 const MessageSchema = z.object({
   from: z.string(),
@@ -17,10 +17,7 @@ const MessageSchema = z.object({
 });
 type Message = z.infer<typeof MessageSchema>;
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const defer = useCleanups();
 
 interface Node {
   readonly server: TransportServer;
@@ -46,7 +43,7 @@ async function node(
   });
   const received: Message[] = [];
   transport.onMessage((message) => received.push(message));
-  cleanups.push(async () => {
+  defer(async () => {
     await transport.close();
     await server.close();
   });
@@ -152,18 +149,18 @@ describe('peer transport', () => {
       nodeId: 'a0',
       secret: 'wrong-secret-wrong-secret',
     });
-    cleanups.push(() => bad.close());
+    defer(() => bad.close());
     expect(await bad.next()).toMatchObject({ type: 'error', code: 'UNAUTHORIZED' });
     expect((await bad.closed).code).toBe(4401);
     const good = await RawSocket.peer(n1.server.url, { clusterId: 'cluster-a', nodeId: 'a0' });
-    cleanups.push(() => good.close());
+    defer(() => good.close());
     expect(await good.next()).toMatchObject({ type: 'welcome', nodeId: 'n1' });
   });
 
   it('drops messages that fail the schema or claim another sender, and delivers valid ones', async () => {
     const n1 = await node('n1');
     const peer = await RawSocket.peer(n1.server.url, { clusterId: 'cluster-a', nodeId: 'a0' });
-    cleanups.push(() => peer.close());
+    defer(() => peer.close());
     await peer.next();
     peer.send([
       { from: 'a0', to: 'n1', seq: 'not a number', data: new Uint8Array(1) },
@@ -189,7 +186,7 @@ describe('peer transport', () => {
       },
     });
     const peer = await RawSocket.peer(n1.server.url, { clusterId: 'cluster-a', nodeId: 'a0' });
-    cleanups.push(() => peer.close());
+    defer(() => peer.close());
     await peer.next();
     const pinger = setInterval(() => {
       peer.send({ type: 'ping' });
@@ -257,10 +254,10 @@ describe('peer transport', () => {
   it('replaces an older inbound connection when the same peer connects again', async () => {
     const n1 = await node('n1');
     const first = await RawSocket.peer(n1.server.url, { clusterId: 'cluster-a', nodeId: 'a0' });
-    cleanups.push(() => first.close());
+    defer(() => first.close());
     await first.next();
     const second = await RawSocket.peer(n1.server.url, { clusterId: 'cluster-a', nodeId: 'a0' });
-    cleanups.push(() => second.close());
+    defer(() => second.close());
     await second.next();
     expect(await first.next()).toMatchObject({ type: 'error', code: 'REPLACED' });
     expect((await first.closed).code).toBe(4409);

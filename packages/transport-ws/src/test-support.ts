@@ -2,6 +2,7 @@
 // wire protocol by hand, so tests can send exactly the bytes a broken or hostile peer would.
 import { createHmac } from 'node:crypto';
 import { pack, unpack } from 'msgpackr';
+import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import {
   createTransportServer,
@@ -14,6 +15,32 @@ export const SECRET = 'a-test-secret-of-enough-bytes';
 
 export function startServer(options: TransportServerOptions = {}): Promise<TransportServer> {
   return createTransportServer({ logger: silentLogger, ...options });
+}
+
+export type Defer = (cleanup: () => Promise<unknown>) => void;
+
+/**
+ * Registers an `afterEach` that runs every deferred cleanup of the test, newest first, so sockets,
+ * servers and clients close even when the test fails. Call once per test file.
+ */
+export function useCleanups(): Defer {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return (cleanup) => {
+    cleanups.push(cleanup);
+  };
+}
+
+/** Starts a server whose close is deferred to the end of the test. */
+export async function startOwnedServer(
+  defer: Defer,
+  options: TransportServerOptions = {},
+): Promise<TransportServer> {
+  const started = await startServer(options);
+  defer(() => started.close());
+  return started;
 }
 
 export interface CloseEvent {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   connect,
   createPeerTransport,
@@ -10,7 +10,7 @@ import {
   type PeerTransport,
 } from '@distsync/transport-ws';
 import { z } from 'zod';
-import { SECRET, startServer, waitForUpdate } from './test-support.js';
+import { SECRET, startServer, waitForUpdate, useCleanups } from './test-support.js';
 
 let dir = '';
 const file = (name: string): string => join(dir, name);
@@ -93,10 +93,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const defer = useCleanups();
 
 const MessageSchema = z.object({ from: z.string(), to: z.string(), n: z.number() });
 type Message = z.infer<typeof MessageSchema>;
@@ -109,14 +106,14 @@ describe('TLS', () => {
       clients: { handler: (request) => ({ ok: true, value: request.payload }) },
       logger: { ...silentLogger, warn },
     });
-    cleanups.push(() => node.close());
+    defer(() => node.close());
     expect(node.url.startsWith('wss://')).toBe(true);
     expect(warn).not.toHaveBeenCalled();
     const client = await connect(node.url, {
       tls: { caFile: file('ca.pem') },
       logger: silentLogger,
     });
-    cleanups.push(() => client.close());
+    defer(() => client.close());
     await expect(client.query('kv', 'over tls')).resolves.toBe('over tls');
   });
 
@@ -125,7 +122,7 @@ describe('TLS', () => {
       tls: { certFile: file('server.pem'), keyFile: file('server.key') },
       clients: { handler: () => ({ ok: true, value: null }) },
     });
-    cleanups.push(() => node.close());
+    defer(() => node.close());
     await expect(
       connect(node.url, {
         tls: { caFile: file('rogue.pem') },
@@ -139,7 +136,7 @@ describe('TLS', () => {
     const node = await startServer({
       tls: { certFile: file('server.pem'), keyFile: file('server.key'), caFile: file('ca.pem') },
     });
-    cleanups.push(() => node.close());
+    defer(() => node.close());
     const accepting = createPeerTransport<Message>({
       nodeId: 'n2',
       clusterId: 'c',
@@ -148,7 +145,7 @@ describe('TLS', () => {
       server: node,
       logger: silentLogger,
     });
-    cleanups.push(() => accepting.close());
+    defer(() => accepting.close());
     const dialer = (
       id: string,
       tls: { certFile?: string; keyFile?: string },
@@ -164,7 +161,7 @@ describe('TLS', () => {
         reconnectInitialMs: 10,
         reconnectMaxMs: 50,
       });
-      cleanups.push(() => transport.close());
+      defer(() => transport.close());
       return transport;
     };
     const withCert = dialer('n1', { certFile: file('client.pem'), keyFile: file('client.key') });
