@@ -391,11 +391,12 @@ class WsClusterConnection implements ClusterConnection {
 
   /** The oldest command seq still awaiting an answer; the server keeps results from it on. */
   private lowestUnackedSeq(): number {
-    let lowest = this.nextSeq;
+    // `pending` is inserted once per call, in the order seqs are drawn, and never re-inserted,
+    // so the first command in it holds the lowest outstanding seq: no scan of the whole map.
     for (const pending of this.pending.values()) {
-      if (pending.kind === 'command' && pending.seq < lowest) lowest = pending.seq;
+      if (pending.kind === 'command') return pending.seq;
     }
-    return lowest;
+    return this.nextSeq;
   }
 
   private trySend(pending: Pending): void {
