@@ -3,7 +3,7 @@
 // service offers clients, and answer the same codes as the HTTP API.
 import type { HandlerResponse, RequestHandler } from '@distsync/transport-ws';
 import type { Operations } from './operations.js';
-import type { ServiceRegistry } from './services/registry.js';
+import type { ServiceRegistry, ServiceRuntime } from './services/registry.js';
 
 function refuse(code: string, message: string): HandlerResponse {
   return { ok: false, error: { code, message } };
@@ -37,15 +37,28 @@ function validate(
 export function createClientHandler(input: {
   registry: ServiceRegistry;
   operations: Operations;
+  runtimes?: ReadonlyMap<string, ServiceRuntime>;
 }): RequestHandler {
-  const { registry, operations } = input;
+  const { registry, operations, runtimes } = input;
   return async (request) => {
     const kind = request.kind;
     if (kind === 'subscribe' || kind === 'unsubscribe') {
-      // No built-in service pushes yet; lock grants and queue deliveries will.
-      return registry.get(request.service) === undefined
-        ? refuse('BAD_REQUEST', `no service ${JSON.stringify(request.service)}`)
-        : { ok: true, value: null };
+      if (registry.get(request.service) === undefined) {
+        return refuse('BAD_REQUEST', `no service ${JSON.stringify(request.service)}`);
+      }
+      const runtime = runtimes?.get(request.service);
+      const topic = (request.payload as { topic?: unknown } | null)?.topic;
+      if (
+        kind === 'unsubscribe' ||
+        runtime?.authorizeSubscribe === undefined ||
+        typeof topic !== 'string'
+      ) {
+        return { ok: true, value: null };
+      }
+      const verdict = runtime.authorizeSubscribe(topic, request.clientId);
+      return verdict.ok
+        ? { ok: true, value: null }
+        : refuse(verdict.error.code, verdict.error.message);
     }
     const checked = validate(
       { kind, service: request.service, payload: request.payload },

@@ -15,6 +15,16 @@ export type NodeErrorCode =
   | 'CONFLICT'
   /** The request body exceeds `maxBodyBytes`, or the command exceeds the Raft limit. HTTP 413. */
   | 'TOO_LARGE'
+  /** A lock request that would close a wait-for cycle (it was the youngest). HTTP 409. */
+  | 'DEADLOCK'
+  /** Releasing a lock the session does not hold. HTTP 409. */
+  | 'NOT_HELD'
+  /** Acquiring a lock the session already holds (not reentrant). HTTP 409. */
+  | 'ALREADY_HELD'
+  /** The lock's wait queue is full. HTTP 429. */
+  | 'TOO_MANY_WAITERS'
+  /** A queue receipt whose lease expired or was already settled. HTTP 409. */
+  | 'STALE_RECEIPT'
   /** A service limit is reached (`maxKeys`, `maxSessions`). HTTP 507. */
   | 'LIMIT_REACHED'
   /** No leader is known, so the request cannot be ordered. HTTP 503. */
@@ -33,6 +43,11 @@ export const HTTP_STATUS_OF_CODE: Readonly<Record<NodeErrorCode, number>> = {
   NOT_FOUND: 404,
   TIMEOUT: 408,
   CONFLICT: 409,
+  DEADLOCK: 409,
+  NOT_HELD: 409,
+  ALREADY_HELD: 409,
+  TOO_MANY_WAITERS: 429,
+  STALE_RECEIPT: 409,
   TOO_LARGE: 413,
   LIMIT_REACHED: 507,
   NO_LEADER: 503,

@@ -49,6 +49,7 @@ function serviceOutcome(value: unknown): OperationResult {
 
 export class Operations {
   readonly #options: OperationsOptions;
+  readonly #overrides = new Map<string, ServiceOperations>();
   #inFlight = 0;
 
   constructor(options: OperationsOptions) {
@@ -60,8 +61,21 @@ export class Operations {
     return this.#inFlight;
   }
 
-  /** The operations of one service, as routes and the /client handler use them. */
+  /**
+   * The operations of one service, as routes and the /client handler use them: the service's own
+   * (`ServiceRuntime.operations`, which wait for grants or long-poll) when it brings them.
+   */
   forService(service: string): ServiceOperations {
+    return this.#overrides.get(service) ?? this.plain(service);
+  }
+
+  /** Installs a started service's operations in front of the plain ones. */
+  override(service: string, operations: ServiceOperations): void {
+    this.#overrides.set(service, operations);
+  }
+
+  /** A service's commands and queries straight through Raft. */
+  plain(service: string): ServiceOperations {
     return {
       command: (payload, session) =>
         this.#run({ service, kind: 'command' }, (node, timeoutMs) =>

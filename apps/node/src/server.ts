@@ -24,7 +24,11 @@ import type { Logger } from './logger.js';
 import { NodeMetrics } from './metrics.js';
 import { Operations } from './operations.js';
 import { kvService } from './services/kv-service.js';
-import { ServiceRegistry, type ServiceDefinition } from './services/registry.js';
+import {
+  ServiceRegistry,
+  type ServiceDefinition,
+  type ServiceRuntime,
+} from './services/registry.js';
 import { sessionsService } from './services/sessions-service.js';
 
 /** Room for the command envelope around a body of maxBodyBytes. */
@@ -49,10 +53,10 @@ export interface RunningNode {
 }
 
 export function defaultServices(config: NodeConfig): ServiceDefinition[] {
-  return [
-    kvService({ maxKeys: config.maxKeys }),
-    sessionsService({ maxSessions: config.maxSessions }),
-  ];
+  // Sessions come first: lock owners, queue consumers and near caches are sessions, and the
+  // services below learn of each session's end through its directory.
+  const sessions = sessionsService({ maxSessions: config.maxSessions });
+  return [kvService({ maxKeys: config.maxKeys }), sessions];
 }
 
 function httpUrlOf(wsUrl: string): string {
@@ -128,6 +132,7 @@ interface Parts {
   readonly raft: RaftNode;
   readonly peers: PeerTransport<RaftMessage>;
   readonly registry: ServiceRegistry;
+  readonly runtimes: ReadonlyMap<string, ServiceRuntime>;
   readonly startedAtMs: number;
   readonly draining: () => boolean;
 }
@@ -163,6 +168,11 @@ function statusOf(parts: Parts): NodeStatusDocument {
     members: status.membership,
     peers: peerList,
     services: registry.names(),
+    serviceStatus: Object.fromEntries(
+      [...parts.runtimes].flatMap(([name, runtime]) =>
+        runtime.status === undefined ? [] : [[name, runtime.status()]],
+      ),
+    ),
     pending: { commands: status.pendingCommands, queries: status.pendingQueries },
     storageError: status.storageError ?? null,
     uptimeMs: Date.now() - parts.startedAtMs,
@@ -244,13 +254,28 @@ export async function startNode(
     requestTimeoutMs: config.requestTimeoutMs,
     accepting: () => !draining,
   });
-  wiring.clientHandler = createClientHandler({ registry, operations });
+  const runtimes = new Map<string, ServiceRuntime>();
+  for (const service of registry.all()) {
+    const runtime = service.start?.({
+      nodeId: config.id,
+      operations: operations.plain(service.name),
+      operationsFor: (name) => operations.plain(name),
+      publish: (topic, payload) => server.publish(topic, payload),
+      logger: logger.child({ component: service.name }),
+      raft: node,
+    });
+    if (runtime === undefined) continue;
+    runtimes.set(service.name, runtime);
+    if (runtime.operations !== undefined) operations.override(service.name, runtime.operations);
+  }
+  wiring.clientHandler = createClientHandler({ registry, operations, runtimes });
   const parts: Parts = {
     config,
     logger,
     raft: node,
     peers,
     registry,
+    runtimes,
     startedAtMs,
     draining: () => draining,
   };
@@ -354,6 +379,12 @@ async function drainNode(
   logger.info({}, 'draining: refusing new work');
   // A leader first hands the lead to its most caught-up voter, so nobody waits for an election.
   const wasLeader = raft.status().role === 'leader';
+  // Services end their waits (long polls, lock waits) and flush first: raft still commits.
+  for (const [name, runtime] of parts.runtimes) {
+    await runtime.stop?.().catch((error: unknown) => {
+      logger.warn({ service: name, err: error }, 'service did not stop cleanly');
+    });
+  }
   await raft.stop({ drainTimeoutMs: config.drainTimeoutMs, transferLeadership: true });
   if (wasLeader)
     logger.info({}, 'stopped as leader after offering the lead to the most caught-up voter');

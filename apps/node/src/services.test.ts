@@ -74,12 +74,11 @@ describe('kv state machine', () => {
 describe('sessions state machine', () => {
   it('expires a session through the timer command once its deadline passes', () => {
     const ended: string[] = [];
-    const sessions = createSessionsStateMachine({
-      maxSessions: 10,
-      onEnded: (id, reason) => ended.push(`${id}:${reason}`),
-    });
+    const sessions = createSessionsStateMachine({ maxSessions: 10 });
+    sessions.onEnded((id, reason, applied) => ended.push(`${id}:${reason}@${applied.index}`));
     const created = sessions.apply({ op: 'create', ttlMs: 500 }, context(2, 1000));
     expect(created).toEqual({ ok: true, value: { sessionId: 's2', ttlMs: 500 } });
+    expect(sessions.isLive('s2')).toBe(true);
     expect(sessions.nextDeadline?.()).toBe(1500);
     expect(sessions.apply({ op: 'keepalive', sessionId: 's2' }, context(3, 1400))).toEqual({
       ok: true,
@@ -89,7 +88,8 @@ describe('sessions state machine', () => {
     const timer = sessions.timerCommand?.(1900);
     expect(timer).toEqual({ op: 'expire', nowMs: 1900 });
     sessions.apply(timer!, context(4, 1900));
-    expect(ended).toEqual(['s2:expired']);
+    expect(ended).toEqual(['s2:expired@4']);
+    expect(sessions.isLive('s2')).toBe(false);
     expect(sessions.nextDeadline?.()).toBeUndefined();
     expect(sessions.apply({ op: 'keepalive', sessionId: 's2' }, context(5, 1950))).toMatchObject({
       ok: false,

@@ -29,7 +29,7 @@ export interface NodeStatusDocument {
   readonly [key: string]: unknown;
 }
 
-type StatusCode = 200 | 400 | 401 | 404 | 408 | 409 | 413 | 500 | 503 | 507;
+type StatusCode = 200 | 400 | 401 | 404 | 408 | 409 | 413 | 429 | 500 | 503 | 507;
 
 function errorResponse(_c: unknown, code: NodeErrorCode, message: string): Response {
   return new Response(JSON.stringify({ error: { code, message } }), {

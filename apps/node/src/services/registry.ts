@@ -4,8 +4,9 @@
 // lock-manager, queue and cache join the same way.
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { z } from 'zod';
-import type { AnyStateMachine } from '@distsync/raft';
+import type { AnyStateMachine, ApplyContext, RaftNode } from '@distsync/raft';
 import type { NodeErrorCode, OperationResult } from '../errors.js';
+import type { Logger } from '../logger.js';
 
 /** Exactly-once identity of a command: retries with the same client id and seq apply once. */
 export interface CommandSession {
@@ -48,6 +49,48 @@ export interface RouteInput {
   readonly session: { clientId: string; seq: number } | undefined;
 }
 
+/**
+ * What a service sees of the sessions service (DESIGN.md: lock owners, queue consumers and near
+ * caches are client sessions). Both are deterministic: `isLive` reads replicated state, and
+ * `onEnded` listeners run inside the sessions machine's apply, at the same log index on every
+ * replica, with that entry's context (so a lock freed by an expiry gets that index as its token).
+ */
+export interface SessionDirectory {
+  isLive(sessionId: string): boolean;
+  onEnded(
+    listener: (sessionId: string, reason: 'expired' | 'deleted', context: ApplyContext) => void,
+  ): () => void;
+}
+
+/** What a service gets when its node starts (`ServiceDefinition.start`). */
+export interface ServiceContext {
+  readonly nodeId: string;
+  /** This service's plain operations through Raft (any node; followers forward to the leader). */
+  readonly operations: ServiceOperations;
+  /** Another service's plain operations (a cache node registering in the directory, say). */
+  operationsFor(service: string): ServiceOperations;
+  /** Pushes to every /client session subscribed to `topic` (`<service>/...`); returns how many. */
+  publish(topic: string, payload: unknown): number;
+  readonly logger: Logger;
+  /** The local Raft node: `status()`, `on('role' | 'applied' ...)`. */
+  readonly raft: RaftNode;
+}
+
+/** What a started service hands back to its node. Every member is optional. */
+export interface ServiceRuntime {
+  /**
+   * Replaces the plain operations for this service's routes and /client requests: where waiting
+   * lives (a lock acquire that waits for its grant, a receive that long-polls).
+   */
+  readonly operations?: ServiceOperations;
+  /** Checks a /client subscription to one of this service's topics; the default accepts it. */
+  authorizeSubscribe?(topic: string, clientId: string): OperationResult;
+  /** A JSON summary for `/status` (under `services.<name>`) and the dashboard. */
+  status?(): unknown;
+  /** Runs while the node drains, before storage closes: end long polls, flush write-behind. */
+  stop?(): Promise<void>;
+}
+
 export interface ServiceDefinition {
   /** The state machine's name, the /client `service` and the metrics label. */
   readonly name: string;
@@ -59,6 +102,8 @@ export interface ServiceDefinition {
   readonly routes: readonly RouteSpec[];
   /** Registers this service's gauges and counters. */
   registerMetrics?(registry: MetricsRegistry): void;
+  /** Called once when the node has started Raft and the transport; see ServiceRuntime. */
+  start?(context: ServiceContext): ServiceRuntime;
 }
 
 /** The services of one node, by name. */

@@ -1,7 +1,7 @@
 // sessions as a node service: its state machine, /client operations, REST routes and metrics.
 import { Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
-import type { RouteSpec, ServiceDefinition } from './registry.js';
+import type { RouteSpec, ServiceDefinition, SessionDirectory } from './registry.js';
 import {
   createSessionsStateMachine,
   SessionClientCommandSchema,
@@ -52,9 +52,18 @@ function sessionRoutes(): RouteSpec[] {
   ];
 }
 
-export function sessionsService(options: SessionsOptions): ServiceDefinition {
+export interface SessionsServiceDefinition extends ServiceDefinition {
+  /** What lock, queue and cache services see of sessions: liveness and the end of each. */
+  readonly directory: SessionDirectory;
+}
+
+export function sessionsService(options: SessionsOptions): SessionsServiceDefinition {
   const machine = createSessionsStateMachine(options);
   return {
+    directory: {
+      isLive: (id) => machine.isLive(id),
+      onEnded: (listener) => machine.onEnded(listener),
+    },
     name: 'sessions',
     stateMachine: machine,
     clientCommandSchema: SessionClientCommandSchema,

@@ -39,9 +39,13 @@ interface SessionRecord {
 
 export interface SessionsOptions {
   readonly maxSessions: number;
-  /** Called on every replica for each session that expired or was deleted (lock release). */
-  readonly onEnded?: (sessionId: string, reason: 'expired' | 'deleted') => void;
 }
+
+export type SessionEndedListener = (
+  sessionId: string,
+  reason: 'expired' | 'deleted',
+  context: ApplyContext,
+) => void;
 
 export interface SessionsStateMachine extends StateMachine<
   SessionCommand,
@@ -51,16 +55,24 @@ export interface SessionsStateMachine extends StateMachine<
   size(): number;
   /** Sessions dropped by expiry since this process started (for a counter). */
   expiredCount(): number;
+  /** Whether the session exists in replicated state (deterministic: no clock is read). */
+  isLive(sessionId: string): boolean;
+  /**
+   * Runs inside apply on every replica for each session that expired or was deleted, with the
+   * entry's context: services release what the session owned (locks, leases, near-cache lines).
+   */
+  onEnded(listener: SessionEndedListener): () => void;
 }
 
 export function createSessionsStateMachine(options: SessionsOptions): SessionsStateMachine {
   let sessions = new Map<string, SessionRecord>();
   let expired = 0;
+  const listeners = new Set<SessionEndedListener>();
 
-  function end(sessionId: string, reason: 'expired' | 'deleted'): void {
+  function end(sessionId: string, reason: 'expired' | 'deleted', context: ApplyContext): void {
     sessions.delete(sessionId);
     if (reason === 'expired') expired += 1;
-    options.onEnded?.(sessionId, reason);
+    for (const listener of listeners) listener(sessionId, reason, context);
   }
 
   function apply(command: SessionCommand, context: ApplyContext): ServiceResult {
@@ -92,13 +104,13 @@ export function createSessionsStateMachine(options: SessionsOptions): SessionsSt
         if (!sessions.has(command.sessionId)) {
           return fail('NOT_FOUND', `no session ${command.sessionId}`);
         }
-        end(command.sessionId, 'deleted');
+        end(command.sessionId, 'deleted', context);
         return ok({ deleted: true });
       }
       case 'expire': {
         // The leader's stamp (context.timeMs) decides, never a clock read here.
         const due = [...sessions].filter(([, record]) => record.expiresAtMs <= context.timeMs);
-        for (const [sessionId] of due) end(sessionId, 'expired');
+        for (const [sessionId] of due) end(sessionId, 'expired', context);
         return ok({ expired: due.length });
       }
     }
@@ -134,6 +146,13 @@ export function createSessionsStateMachine(options: SessionsOptions): SessionsSt
     timerCommand: (nowMs) => ({ op: 'expire', nowMs }),
     size: () => sessions.size,
     expiredCount: () => expired,
+    isLive: (sessionId) => sessions.has(sessionId),
+    onEnded: (listener) => {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
     snapshot: () => encodeJson([...sessions.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
     restore: (bytes) => {
       const entries = z
