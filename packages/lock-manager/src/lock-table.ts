@@ -1,0 +1,204 @@
+// The lock table: holders and FIFO wait queues per lock name, and the rules that decide who holds
+// what. Deterministic and clock-free: times come from the apply context of the caller.
+import type { LockMode } from './messages.js';
+import type { WaitForGraph } from './wait-for.js';
+
+export interface Holder {
+  readonly sessionId: string;
+  mode: LockMode;
+  token: number;
+  sinceMs: number;
+  holdCount: number;
+  /** Taken with `reentrant: true`: acquiring it again counts instead of ALREADY_HELD. */
+  readonly reentrant: boolean;
+  /** The request that produced this hold (or the upgrade that made it exclusive): for cancel. */
+  requestId: number;
+  /** Exclusive through an upgrade (a cancel of that upgrade goes back to shared). */
+  viaUpgrade: boolean;
+}
+
+export interface Waiter {
+  readonly requestId: number;
+  readonly sessionId: string;
+  readonly mode: LockMode;
+  readonly sinceMs: number;
+  readonly deadlineMs: number;
+  readonly reentrant: boolean;
+  /** A shared holder waiting to hold exclusively; always at the head of the queue. */
+  readonly upgrade: boolean;
+}
+
+export interface LockRecord {
+  holders: Holder[];
+  waiters: Waiter[];
+}
+
+export function compatible(a: LockMode, b: LockMode): boolean {
+  return a === 'shared' && b === 'shared';
+}
+
+/**
+ * Whether `waiter` could hold the lock next to `holders`: an upgrade when its session is the only
+ * holder, an exclusive request when nobody holds it, a shared one when every holder is shared.
+ */
+export function grantable(
+  waiter: Pick<Waiter, 'mode' | 'sessionId' | 'upgrade'>,
+  holders: readonly Holder[],
+): boolean {
+  if (waiter.upgrade) return holders.every((holder) => holder.sessionId === waiter.sessionId);
+  return holders.every((holder) => compatible(holder.mode, waiter.mode));
+}
+
+export class LockTable implements WaitForGraph {
+  locks = new Map<string, LockRecord>();
+  /** Waiting requests: requestId -> lock name. */
+  readonly #waiting = new Map<number, string>();
+  /** Per session: the lock names it holds and the requests it waits on. */
+  readonly #bySession = new Map<string, { held: Set<string>; waiting: Set<number> }>();
+
+  /** Rebuilds the indexes from `locks` (after a restore). */
+  reindex(): void {
+    this.#waiting.clear();
+    this.#bySession.clear();
+    for (const [name, record] of this.locks) {
+      for (const holder of record.holders) this.#session(holder.sessionId).held.add(name);
+      for (const waiter of record.waiters) {
+        this.#waiting.set(waiter.requestId, name);
+        this.#session(waiter.sessionId).waiting.add(waiter.requestId);
+      }
+    }
+  }
+
+  #session(sessionId: string): { held: Set<string>; waiting: Set<number> } {
+    let entry = this.#bySession.get(sessionId);
+    if (entry === undefined) {
+      entry = { held: new Set(), waiting: new Set() };
+      this.#bySession.set(sessionId, entry);
+    }
+    return entry;
+  }
+
+  #forget(sessionId: string): void {
+    const entry = this.#bySession.get(sessionId);
+    if (entry?.held.size === 0 && entry.waiting.size === 0) {
+      this.#bySession.delete(sessionId);
+    }
+  }
+
+  record(name: string): LockRecord | undefined {
+    return this.locks.get(name);
+  }
+
+  recordOrCreate(name: string): LockRecord {
+    let record = this.locks.get(name);
+    if (record === undefined) {
+      record = { holders: [], waiters: [] };
+      this.locks.set(name, record);
+    }
+    return record;
+  }
+
+  /** Drops the record of a lock nobody holds or waits for. */
+  tidy(name: string): void {
+    const record = this.locks.get(name);
+    if (record?.holders.length === 0 && record.waiters.length === 0) {
+      this.locks.delete(name);
+    }
+  }
+
+  addHolder(name: string, holder: Holder): void {
+    this.recordOrCreate(name).holders.push(holder);
+    this.#session(holder.sessionId).held.add(name);
+  }
+
+  removeHolder(name: string, sessionId: string): Holder | undefined {
+    const record = this.locks.get(name);
+    const at = record?.holders.findIndex((holder) => holder.sessionId === sessionId) ?? -1;
+    if (record === undefined || at < 0) return undefined;
+    const [removed] = record.holders.splice(at, 1);
+    this.#bySession.get(sessionId)?.held.delete(name);
+    this.#forget(sessionId);
+    return removed;
+  }
+
+  enqueue(name: string, waiter: Waiter): void {
+    const record = this.recordOrCreate(name);
+    // An upgrade goes first: behind a queued exclusive request it would wait for a request that
+    // waits for it (the upgrader holds the lock shared), a deadlock of the queue's own making.
+    if (waiter.upgrade) record.waiters.unshift(waiter);
+    else record.waiters.push(waiter);
+    this.#waiting.set(waiter.requestId, name);
+    this.#session(waiter.sessionId).waiting.add(waiter.requestId);
+  }
+
+  removeWaiter(requestId: number): { name: string; waiter: Waiter } | undefined {
+    const name = this.#waiting.get(requestId);
+    const record = name === undefined ? undefined : this.locks.get(name);
+    const at = record?.waiters.findIndex((waiter) => waiter.requestId === requestId) ?? -1;
+    if (name === undefined || record === undefined || at < 0) return undefined;
+    const [waiter] = record.waiters.splice(at, 1);
+    if (waiter === undefined) return undefined;
+    this.#waiting.delete(requestId);
+    this.#bySession.get(waiter.sessionId)?.waiting.delete(requestId);
+    this.#forget(waiter.sessionId);
+    return { name, waiter };
+  }
+
+  /** Takes the head of a queue off it (it is being granted). */
+  shiftWaiter(name: string): Waiter | undefined {
+    const head = this.locks.get(name)?.waiters[0];
+    if (head === undefined) return undefined;
+    return this.removeWaiter(head.requestId)?.waiter;
+  }
+
+  waiterOf(requestId: number): { name: string; waiter: Waiter } | undefined {
+    const name = this.#waiting.get(requestId);
+    const waiter =
+      name === undefined
+        ? undefined
+        : this.locks.get(name)?.waiters.find((w) => w.requestId === requestId);
+    return name === undefined || waiter === undefined ? undefined : { name, waiter };
+  }
+
+  heldBy(sessionId: string): string[] {
+    return [...(this.#bySession.get(sessionId)?.held ?? [])].sort();
+  }
+
+  waitingRequests(sessionId: string): number[] {
+    return [...(this.#bySession.get(sessionId)?.waiting ?? [])].sort((a, b) => a - b);
+  }
+
+  /**
+   * Whom a waiting request waits for: the holders it conflicts with (an upgrade: every other
+   * holder), and the owners of conflicting requests queued ahead of it (FIFO: it is granted only
+   * after them). Shared requests behind shared ones are granted together, so no edge between them.
+   */
+  blockersOf(requestId: number): string[] {
+    const found = this.waiterOf(requestId);
+    const record = found === undefined ? undefined : this.locks.get(found.name);
+    if (found === undefined || record === undefined) return [];
+    const { waiter } = found;
+    const blockers = new Set<string>();
+    for (const holder of record.holders) {
+      if (holder.sessionId === waiter.sessionId) continue;
+      if (waiter.upgrade || !compatible(holder.mode, waiter.mode)) blockers.add(holder.sessionId);
+    }
+    for (const ahead of record.waiters) {
+      if (ahead.requestId === requestId) break;
+      if (ahead.sessionId === waiter.sessionId) continue;
+      const aheadMode: LockMode = ahead.upgrade ? 'exclusive' : ahead.mode;
+      if (!compatible(aheadMode, waiter.mode)) blockers.add(ahead.sessionId);
+    }
+    return [...blockers];
+  }
+
+  waitingCount(): number {
+    return this.#waiting.size;
+  }
+
+  heldCount(): number {
+    let held = 0;
+    for (const record of this.locks.values()) held += record.holders.length;
+    return held;
+  }
+}

@@ -1,0 +1,126 @@
+// Test helpers (not exported from the package): a sessions directory whose sessions a test ends
+// by hand, and a driver that applies commands at increasing log indexes and times.
+import type { ApplyContext } from '@distsync/raft';
+import {
+  createLockStateMachine,
+  type LockEvent,
+  type LockLimits,
+  type LockSessions,
+  type LockStateMachine,
+} from './state-machine.js';
+import type { LockClientCommand, LockMode } from './messages.js';
+import type { LockResult } from './result.js';
+
+type EndListener = Parameters<LockSessions['onEnded']>[0];
+
+export class FakeSessions implements LockSessions {
+  readonly live = new Set<string>();
+  readonly #listeners = new Set<EndListener>();
+
+  isLive(sessionId: string): boolean {
+    return this.live.has(sessionId);
+  }
+
+  onEnded(listener: EndListener): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  end(sessionId: string, reason: 'expired' | 'deleted', context: ApplyContext): void {
+    this.live.delete(sessionId);
+    for (const listener of this.#listeners) listener(sessionId, reason, context);
+  }
+}
+
+/** Applies commands to one machine at index 1, 2, 3... and a time the test moves. */
+export class Driver {
+  readonly sessions = new FakeSessions();
+  readonly machine: LockStateMachine;
+  readonly events: LockEvent[] = [];
+  index = 0;
+  timeMs = 1000;
+
+  constructor(options: { sessions?: readonly string[]; limits?: Partial<LockLimits> } = {}) {
+    for (const id of options.sessions ?? ['a', 'b', 'c', 'd', 'e']) this.sessions.live.add(id);
+    this.machine = createLockStateMachine({
+      sessions: this.sessions,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+    });
+    this.machine.onEvent((event) => this.events.push(event));
+  }
+
+  context(): ApplyContext {
+    this.index += 1;
+    return { index: this.index, term: 1, timeMs: this.timeMs, clientId: undefined };
+  }
+
+  apply(command: LockClientCommand | { op: 'expire'; nowMs: number }): LockResult {
+    return this.machine.apply(command, this.context());
+  }
+
+  acquire(
+    name: string,
+    sessionId: string,
+    options: { mode?: LockMode; timeoutMs?: number; reentrant?: boolean } = {},
+  ): LockResult {
+    return this.apply({
+      op: 'acquire',
+      name,
+      sessionId,
+      mode: options.mode ?? 'exclusive',
+      timeoutMs: options.timeoutMs ?? 10_000,
+      ...(options.reentrant === undefined ? {} : { reentrant: options.reentrant }),
+    });
+  }
+
+  release(name: string, sessionId: string): LockResult {
+    return this.apply({ op: 'release', name, sessionId });
+  }
+
+  /** Moves time forward and applies the leader's timer command when one is due. */
+  advance(ms: number): LockResult | undefined {
+    this.timeMs += ms;
+    const due = this.machine.nextDeadline?.();
+    if (due === undefined || due > this.timeMs) return undefined;
+    return this.apply({ op: 'expire', nowMs: this.timeMs });
+  }
+
+  endSession(sessionId: string, reason: 'expired' | 'deleted' = 'expired'): void {
+    this.sessions.end(sessionId, reason, this.context());
+  }
+
+  /** Holders of a lock as `session:mode` strings, in grant order. */
+  holders(name: string): string[] {
+    const result = this.machine.query({ op: 'get', name });
+    if (!result.ok) throw new Error(result.message);
+    const view = result.value as { holders: { sessionId: string; mode: string }[] };
+    return view.holders.map((holder) => `${holder.sessionId}:${holder.mode}`);
+  }
+
+  waiters(name: string): string[] {
+    const result = this.machine.query({ op: 'get', name });
+    if (!result.ok) throw new Error(result.message);
+    const view = result.value as { waiters: { sessionId: string; mode: string }[] };
+    return view.waiters.map((waiter) => `${waiter.sessionId}:${waiter.mode}`);
+  }
+}
+
+export function codeOf(result: LockResult): string {
+  return result.ok ? 'OK' : result.code;
+}
+
+export function tokenOf(result: LockResult): number {
+  if (!result.ok) throw new Error(`${result.code}: ${result.message}`);
+  const value = result.value as { token?: number };
+  if (value.token === undefined) throw new Error(`not granted: ${JSON.stringify(value)}`);
+  return value.token;
+}
+
+export function requestIdOf(result: LockResult): number {
+  if (!result.ok) throw new Error(`${result.code}: ${result.message}`);
+  const value = result.value as { requestId?: number };
+  if (value.requestId === undefined) throw new Error(`not queued: ${JSON.stringify(value)}`);
+  return value.requestId;
+}
