@@ -19,11 +19,13 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return options.help ? 0 : 2;
   }
-  const unknown = options.suites.filter((suite) => !(SUITES as readonly string[]).includes(suite));
+  // `all`: every registered suite, in the order of SUITES.
+  const suites = options.suites.includes('all') ? [...SUITES] : options.suites;
+  const unknown = suites.filter((suite) => !(SUITES as readonly string[]).includes(suite));
   if (unknown.length > 0) {
     throw new BenchError(
       'UNKNOWN_SUITE',
-      `unknown suite ${unknown.join(', ')}; known: ${SUITES.join(', ')}`,
+      `unknown suite ${unknown.join(', ')}; known: ${SUITES.join(', ')}, all`,
     );
   }
   installCleanupHandlers();
@@ -31,7 +33,7 @@ async function main(): Promise<number> {
     options.resultsDir === undefined
       ? join(dirname(fileURLToPath(import.meta.url)), '..', 'results')
       : resolve(options.resultsDir);
-  for (const suite of options.suites) {
+  for (const suite of suites) {
     switch (suite) {
       case 'kv': {
         const output = await runKvSuite({ bench: options, resultsDir, log });

@@ -2,7 +2,12 @@
 // failed during failover) are returned values; these errors are for runs that cannot go on.
 
 export type BenchErrorCode =
-  'BAD_OPTION' | 'START_TIMEOUT' | 'PROCESS_EXITED' | 'REQUEST_FAILED' | 'UNKNOWN_SUITE';
+  | 'BAD_OPTION'
+  | 'START_TIMEOUT'
+  | 'PROCESS_EXITED'
+  | 'REQUEST_FAILED'
+  | 'UNKNOWN_SUITE'
+  | 'BAD_CHART';
 
 export const BENCH_ERROR_CODES: readonly BenchErrorCode[] = [
   'BAD_OPTION',
@@ -10,6 +15,7 @@ export const BENCH_ERROR_CODES: readonly BenchErrorCode[] = [
   'PROCESS_EXITED',
   'REQUEST_FAILED',
   'UNKNOWN_SUITE',
+  'BAD_CHART',
 ];
 
 export class BenchError extends Error {

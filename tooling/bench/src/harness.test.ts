@@ -229,7 +229,7 @@ describe('parseOptions', () => {
     expect(parseOptions(['--', 'kv'])).toMatchObject({
       suites: ['kv'],
       durationMs: 5000,
-      concurrency: [1, 16, 64, 256],
+      concurrency: [1, 4, 16, 64, 256],
       failoverRounds: 5,
     });
     expect(parseOptions(['kv', '--quick'])).toMatchObject({ durationMs: 1000, failoverRounds: 2 });

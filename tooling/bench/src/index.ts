@@ -38,8 +38,30 @@ export {
   writeResults,
 } from './harness/report.js';
 export type { Better, Row } from './harness/report.js';
+export {
+  chartSpec,
+  latencyPercentileChart,
+  memoryChart,
+  PERCENTILES,
+  renderChartSvg,
+  renderCharts,
+  seriesChart,
+  seriesColors,
+  SERIES_COLORS,
+  throughputChart,
+  validateChart,
+  valueSizeChart,
+} from './harness/charts.js';
+export type { Chart, ChartAxis, ChartPoint, LevelFigures } from './harness/charts.js';
+export {
+  publishDirOf,
+  sideBySide,
+  suiteMarkdown,
+  writeSuiteReport,
+} from './harness/suite-report.js';
+export type { Column, SuiteOutput, SuiteReport } from './harness/suite-report.js';
 export { etcdSystem, ETCD_INSTALL_COMMAND } from './systems/etcd.js';
 export { distsyncSystem, DISTSYNC_BUILD_COMMAND, workspaceRoot } from './systems/distsync.js';
 export type { KvCluster, KvSystem, Skip } from './systems/types.js';
-export { parseOptions, USAGE } from './options.js';
+export { parseConcurrency, parseOptions, USAGE } from './options.js';
 export type { BenchOptions } from './options.js';

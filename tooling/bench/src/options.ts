@@ -13,30 +13,59 @@ export interface BenchOptions {
   /** Which systems run (`distsync`, `etcd`); all by default. */
   readonly systems: readonly string[] | undefined;
   readonly resultsDir: string | undefined;
+  /** Also copy each suite's table, JSON and charts to the publish dir (docs/benchmarks). */
+  readonly publish: boolean;
+  readonly publishDir: string | undefined;
+  /** Value sizes in bytes of the kv-value-size suite. */
+  readonly valueSizes: readonly number[];
+  /** Keys loaded by the kv-growth suite (checkpoints at 10k, 100k, 1M ... up to this). */
+  readonly keys: number;
+  /** Upper bound of the kv-growth load per system, in ms. */
+  readonly growthBudgetMs: number;
   readonly help: boolean;
 }
 
-export const DEFAULT_CONCURRENCY: readonly number[] = [1, 16, 64, 256];
+export const DEFAULT_CONCURRENCY: readonly number[] = [1, 4, 16, 64, 256];
 export const DEFAULT_DURATION_MS = 5000;
 export const QUICK_DURATION_MS = 1000;
 export const DEFAULT_FAILOVER_ROUNDS = 5;
 export const QUICK_FAILOVER_ROUNDS = 2;
 export const DEFAULT_MAX_OPERATIONS_PER_RUN = 1_000_000;
+export const DEFAULT_VALUE_SIZES: readonly number[] = [100, 1024, 4096, 16_384, 65_536];
+export const QUICK_VALUE_SIZES: readonly number[] = [100, 4096, 65_536];
+/** etcd's default request limit is 1.5 MiB and distsync's body limit 1 MiB: values stay below. */
+export const MAX_VALUE_BYTES = 512 * 1024;
+export const DEFAULT_KEYS = 1_000_000;
+export const QUICK_KEYS = 20_000;
+export const MAX_KEYS = 10_000_000;
+export const DEFAULT_GROWTH_BUDGET_MS = 180_000;
+export const QUICK_GROWTH_BUDGET_MS = 30_000;
+/** Range syntax `1..256` in --concurrency: powers of two from the first to the last. */
+export const MAX_CONCURRENCY = 4096;
 
 export const USAGE = `usage: pnpm bench <suite...> [options]
 
 suites:
-  kv                    kv puts and linearizable gets, failover, RSS, first write (vs etcd)
+  kv                    kv puts and linearizable gets, failover, RSS, first write (vs etcd, Redis)
+  kv-value-size         kv put/get throughput and latency per value size, 100 B to 64 KiB
+  kv-growth             load --keys keys; RSS per node and put/get latency at 10k, 100k, 1M
+  all                   every registered suite, one after the other
 
 options:
   --quick               short runs for a smoke test (1 s per level, 2 failover rounds)
   --duration-ms <n>     measured time per concurrency level (default 5000)
   --warmup-ms <n>       unmeasured warm-up per level (default duration / 5, at most 1000)
-  --concurrency <list>  closed-loop clients per level, e.g. 1,16,64,256 (the default)
+  --concurrency <list>  closed-loop clients per level, e.g. 1,4,16,64,256 (the default);
+                        a range 1..256 means every power of two from 1 to 256
   --failover-rounds <n> kill -9 rounds, the median is reported (default 5)
   --max-ops <n>         upper bound of operations per level (default 1000000)
   --systems <list>      only these systems, e.g. distsync or etcd (default: all)
-  --results-dir <path>  where the JSON results go (default tooling/bench/results)
+  --value-sizes <list>  kv-value-size: bytes per value (default 100,1024,4096,16384,65536)
+  --keys <n>            kv-growth: keys to load (default 1000000, quick 20000)
+  --growth-budget-ms <n> kv-growth: load time bound per system (default 180000, quick 30000)
+  --results-dir <path>  where the JSON, markdown and SVG results go (default tooling/bench/results)
+  --publish             also copy each suite's markdown, JSON and charts to docs/benchmarks/
+  --publish-dir <path>  where --publish copies to (default <workspace>/docs/benchmarks)
   -h, --help            this text`;
 
 function positiveInteger(flag: string, raw: string | undefined, fallback: number): number {
@@ -51,6 +80,55 @@ function positiveInteger(flag: string, raw: string | undefined, fallback: number
   return value;
 }
 
+/**
+ * `1,16,64` or a range `1..256` (every power of two from the first to the last, the last
+ * included even when it is not one), each a positive integer at most MAX_CONCURRENCY.
+ */
+export function parseConcurrency(raw: string | undefined): number[] {
+  if (raw === undefined) return [...DEFAULT_CONCURRENCY];
+  const range = /^\s*(\d+)\s*\.\.\s*(\d+)\s*$/.exec(raw);
+  let levels: number[];
+  if (range !== null) {
+    const from = positiveInteger('--concurrency', range[1], 1);
+    const to = positiveInteger('--concurrency', range[2], 1);
+    if (from > to) {
+      throw new BenchError('BAD_OPTION', `--concurrency range ${raw} goes down (${from} > ${to})`);
+    }
+    levels = [];
+    for (let level = from; level < to; level *= 2) levels.push(level);
+    levels.push(to);
+  } else {
+    levels = (list(raw) ?? []).map((item) => positiveInteger('--concurrency', item, 1));
+  }
+  if (levels.length === 0) {
+    throw new BenchError('BAD_OPTION', '--concurrency must list at least one number');
+  }
+  const tooHigh = levels.find((level) => level > MAX_CONCURRENCY);
+  if (tooHigh !== undefined) {
+    throw new BenchError(
+      'BAD_OPTION',
+      `--concurrency ${tooHigh} is above ${MAX_CONCURRENCY} clients per level`,
+    );
+  }
+  return [...new Set(levels)];
+}
+
+function boundedList(
+  flag: string,
+  raw: string | undefined,
+  bounds: { fallback: readonly number[]; max: number },
+): number[] {
+  if (raw === undefined) return [...bounds.fallback];
+  const values = (list(raw) ?? []).map((item) => positiveInteger(flag, item, 1));
+  if (values.length === 0)
+    throw new BenchError('BAD_OPTION', `${flag} must list at least one number`);
+  const tooHigh = values.find((value) => value > bounds.max);
+  if (tooHigh !== undefined) {
+    throw new BenchError('BAD_OPTION', `${flag} ${tooHigh} is above the limit of ${bounds.max}`);
+  }
+  return values;
+}
+
 function list(raw: string | undefined): string[] | undefined {
   return raw
     ?.split(',')
@@ -58,10 +136,8 @@ function list(raw: string | undefined): string[] | undefined {
     .filter((item) => item !== '');
 }
 
-export function parseOptions(argv: readonly string[]): BenchOptions {
-  // pnpm may pass the `--` that separates its own flags from ours.
-  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
-  const { values, positionals } = parseArgs({
+function parseOptionsRaw(args: string[]) {
+  return parseArgs({
     args,
     allowPositionals: true,
     options: {
@@ -73,20 +149,38 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       'max-ops': { type: 'string' },
       systems: { type: 'string' },
       'results-dir': { type: 'string' },
+      publish: { type: 'boolean', default: false },
+      'publish-dir': { type: 'string' },
+      'value-sizes': { type: 'string' },
+      keys: { type: 'string' },
+      'growth-budget-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+}
+
+export function parseOptions(argv: readonly string[]): BenchOptions {
+  // pnpm may pass the `--` that separates its own flags from ours.
+  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
+  let parsed: ReturnType<typeof parseOptionsRaw>;
+  try {
+    parsed = parseOptionsRaw(args);
+  } catch (error) {
+    // node's own messages (`Unknown option '--x'`, `Option '--keys <value>' argument missing`).
+    throw new BenchError('BAD_OPTION', error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
   const quick = values.quick;
   const durationMs = positiveInteger(
     '--duration-ms',
     values['duration-ms'],
     quick ? QUICK_DURATION_MS : DEFAULT_DURATION_MS,
   );
-  const concurrency = (list(values.concurrency) ?? DEFAULT_CONCURRENCY.map(String)).map((item) =>
-    positiveInteger('--concurrency', item, 1),
-  );
-  if (concurrency.length === 0)
-    throw new BenchError('BAD_OPTION', '--concurrency must list at least one number');
+  const concurrency = parseConcurrency(values.concurrency);
+  const keys = positiveInteger('--keys', values.keys, quick ? QUICK_KEYS : DEFAULT_KEYS);
+  if (keys > MAX_KEYS) {
+    throw new BenchError('BAD_OPTION', `--keys ${keys} is above the limit of ${MAX_KEYS}`);
+  }
   return {
     suites: positionals,
     quick,
@@ -112,6 +206,18 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     ),
     systems: list(values.systems),
     resultsDir: values['results-dir'],
+    publish: values.publish || values['publish-dir'] !== undefined,
+    publishDir: values['publish-dir'],
+    valueSizes: boundedList('--value-sizes', values['value-sizes'], {
+      fallback: quick ? QUICK_VALUE_SIZES : DEFAULT_VALUE_SIZES,
+      max: MAX_VALUE_BYTES,
+    }),
+    keys,
+    growthBudgetMs: positiveInteger(
+      '--growth-budget-ms',
+      values['growth-budget-ms'],
+      quick ? QUICK_GROWTH_BUDGET_MS : DEFAULT_GROWTH_BUDGET_MS,
+    ),
     help: values.help,
   };
 }

@@ -1,6 +1,12 @@
 // `pnpm bench kv`: runs every system, prints the side-by-side table, writes the JSON results.
 import { formatMachineFacts, machineFacts, type MachineFacts } from '../harness/machine.js';
-import { markdownTable, writeResults } from '../harness/report.js';
+import { latencyPercentileChart, throughputChart, type Chart } from '../harness/charts.js';
+import {
+  publishDirOf,
+  suiteMarkdown,
+  writeSuiteReport,
+  type SuiteOutput,
+} from '../harness/suite-report.js';
 import { distsyncSystem } from '../systems/distsync.js';
 import { etcdSystem } from '../systems/etcd.js';
 import type { KvSystem } from '../systems/types.js';
@@ -31,9 +37,44 @@ function withOtherPaths(results: readonly KvSystemResult[]): KvSystemResult[] {
   ]);
 }
 
-export interface SuiteOutput {
-  readonly markdown: string;
-  readonly resultsPath: string;
+export type { SuiteOutput } from '../harness/suite-report.js';
+
+/** The level the latency-percentile charts show: 16 clients when measured, else the middle one. */
+export function referenceConcurrency(levels: readonly number[]): number | undefined {
+  return levels.includes(16) ? 16 : levels[Math.floor(levels.length / 2)];
+}
+
+/** Throughput against concurrency and latency percentiles, puts and gets, every column. */
+export function kvCharts(
+  columns: readonly KvSystemResult[],
+  options: { concurrency: readonly number[]; valueBytes: number },
+): Chart[] {
+  const reference = referenceConcurrency(options.concurrency);
+  const charts: Chart[] = [];
+  for (const kind of ['put', 'get'] as const) {
+    const label = kind === 'put' ? 'put' : 'linearizable get';
+    const runs = (column: KvSystemResult) => (kind === 'put' ? column.puts : column.gets);
+    charts.push(
+      throughputChart({
+        id: `${kind}-throughput`,
+        title: `kv ${label}: throughput against concurrent clients`,
+        subtitle: `${options.valueBytes}-byte values, closed loop, three nodes (higher is better)`,
+        series: Object.fromEntries(columns.map((column) => [column.name, runs(column)])),
+      }),
+      latencyPercentileChart({
+        id: `${kind}-latency`,
+        title: `kv ${label}: latency percentiles at ${reference ?? '-'} clients`,
+        subtitle: `${options.valueBytes}-byte values, HdrHistogram (lower is better)`,
+        series: Object.fromEntries(
+          columns.map((column) => [
+            column.name,
+            runs(column).find((run) => run.concurrency === reference)?.latency,
+          ]),
+        ),
+      }),
+    );
+  }
+  return charts;
 }
 
 export async function runKvSuite(options: {
@@ -64,38 +105,37 @@ export async function runKvSuite(options: {
 
   const columns = withOtherPaths(results);
   const rows = kvRows(columns, bench.concurrency);
-  const ours = columns.map((column) => column.name).filter((name) => name.startsWith('distsync'));
-  const peers = columns.map((column) => column.name).filter((name) => !ours.includes(name));
+  const peers = columns.map((column) => column.name).filter((name) => !name.startsWith('distsync'));
   // Ratios compare like with like: HTTP/JSON against HTTP/JSON, native client against native.
-  const kindOf = new Map(columns.map((column) => [column.name, column.kind]));
-  const pairs = ours.flatMap((our) =>
-    peers.filter((peer) => kindOf.get(peer) === kindOf.get(our)).map((peer) => ({ our, peer })),
-  );
-  const markdown = [
-    `## kv: distsync side by side with ${peers.join(', ') || 'no peer'}`,
-    '',
-    formatMachineFacts(machine),
-    `- workload: ${KV_VALUE_BYTES}-byte values over ${KV_KEY_SPACE} keys, closed-loop clients spread ` +
-      `round-robin over the three nodes, ${bench.durationMs} ms per level after ${bench.warmupMs} ms warm-up` +
-      (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
-    '',
-    markdownTable({ rows, ours, peers, pairs }),
-    '',
-    ...kvNotes(columns),
-  ].join('\n');
-  const resultsPath = writeResults({
+  const markdown = suiteMarkdown({
+    title: `kv: distsync side by side with ${peers.join(', ') || 'no peer'}`,
+    machine,
+    workload: [
+      `workload: ${KV_VALUE_BYTES}-byte values over ${KV_KEY_SPACE} keys, closed-loop clients spread ` +
+        `round-robin over the three nodes, ${bench.durationMs} ms per level after ${bench.warmupMs} ms warm-up` +
+        (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
+    ],
+    rows,
+    columns,
+    notes: kvNotes(columns),
+  });
+  return writeSuiteReport({
     dir: options.resultsDir,
-    suite: 'kv',
-    startedAt,
-    results: {
+    publishDir: publishDirOf(bench),
+    report: {
       suite: 'kv',
-      startedAt: startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      options: { ...bench, valueBytes: KV_VALUE_BYTES, keySpace: KV_KEY_SPACE },
-      machine,
-      systems: results,
-      table: rows,
+      startedAt,
+      markdown,
+      results: {
+        suite: 'kv',
+        startedAt: startedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        options: { ...bench, valueBytes: KV_VALUE_BYTES, keySpace: KV_KEY_SPACE },
+        machine,
+        systems: results,
+        table: rows,
+      },
+      charts: kvCharts(columns, { concurrency: bench.concurrency, valueBytes: KV_VALUE_BYTES }),
     },
   });
-  return { markdown, resultsPath };
 }
