@@ -35,8 +35,14 @@ case "$job" in
     ensure_pnpm
     install_workspace
     if [ -f apps/demo/package.json ]; then
-      pnpm run build
-      exec pnpm --filter @distsync/demo start
+      echo "› building the demo and the packages it uses"
+      pnpm --filter "@distsync/demo..." run build
+      # Plain node on the built demo: Ctrl-C reaches it directly. It starts an embedded
+      # three-node cluster (ports 7401-7403, or free ones when taken; data in a temporary folder
+      # removed on exit) and opens the menu; with no terminal on stdin it runs every scenario
+      # instead and exits non-zero when a check fails. Extra arguments go to the demo.
+      shift
+      exec node apps/demo/dist/cli.js "$@"
     elif [ -f apps/node/package.json ]; then
       echo "› building the server and the packages it uses"
       pnpm --filter "@distsync/node..." run build
