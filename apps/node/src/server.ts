@@ -18,6 +18,7 @@ import {
 import type { RaftMessage } from '@distsync/raft';
 import { createClientHandler } from './client-handler.js';
 import type { NodeConfig } from './config.js';
+import { createDashboard } from './dashboard/wiring.js';
 import { NodeError } from './errors.js';
 import { createApp, type NodeStatusDocument } from './http/app.js';
 import type { Logger } from './logger.js';
@@ -281,7 +282,9 @@ export async function startNode(
   };
   metrics.attach({ node, server, peers });
   watchNode({ node, metrics, logger, onFatal: options.onFatal });
+  const dashboard = createDashboard({ config, raft: node, logger, status: () => statusOf(parts) });
   const app = createApp({
+    ...dashboard.app,
     registry,
     operations,
     metrics,
@@ -322,6 +325,7 @@ export async function startNode(
     status: () => statusOf(parts),
     drain: () => {
       draining = true;
+      dashboard.close();
       drained ??= drainNode({ ...parts, operations, httpServer, server, storage });
       return drained;
     },

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { HTTP_STATUS_OF_CODE, type NodeErrorCode, type OperationResult } from '../errors.js';
 import type { NodeMetrics } from '../metrics.js';
 import type { Operations } from '../operations.js';
+import { mountDashboard, type DashboardRoutesOptions } from '../dashboard/routes.js';
 import type { RouteSpec, ServiceRegistry } from '../services/registry.js';
 import { openApiDocument } from './openapi.js';
 
@@ -22,6 +23,10 @@ export interface AppContext {
   readonly status: () => NodeStatusDocument;
   /** Null when ready, else why not. */
   readonly notReadyReason: () => string | null;
+  /** The /ui dashboard (page, snapshots, event stream); absent: no /ui. */
+  readonly dashboard?: DashboardRoutesOptions;
+  /** Routes about the cluster itself (`/v1/cluster/...`), mounted and documented like a service's. */
+  readonly clusterRoutes?: readonly RouteSpec[];
 }
 
 export interface NodeStatusDocument {
@@ -97,6 +102,7 @@ function mountRoute(
       body,
       session,
       operations: context.operations.forService(service),
+      header: (name) => c.req.header(name),
     });
     return answer(c, result);
   });
@@ -126,11 +132,13 @@ function mountV1(app: Hono, context: AppContext): void {
         errorResponse(c, 'TOO_LARGE', `the body exceeds maxBodyBytes (${context.maxBodyBytes})`),
     }),
   );
-  const document = openApiDocument(context.registry.routes());
+  const clusterRoutes = context.clusterRoutes ?? [];
+  const document = openApiDocument([...context.registry.routes(), ...clusterRoutes]);
   app.get('/v1/openapi.json', (c) => c.json(document));
   for (const service of context.registry.all()) {
     for (const route of service.routes) mountRoute(app, { route, context, service: service.name });
   }
+  for (const route of clusterRoutes) mountRoute(app, { route, context, service: 'cluster' });
 }
 
 /** Builds the node's Hono app. */
@@ -148,6 +156,7 @@ export function createApp(context: AppContext): Hono {
     const text = await context.metrics.registry.metrics();
     return c.text(text, 200, { 'content-type': context.metrics.registry.contentType });
   });
+  if (context.dashboard !== undefined) mountDashboard(app, context.dashboard);
   mountV1(app, context);
   app.notFound((c) => errorResponse(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => errorResponse(c, 'INTERNAL', String(error)));

@@ -47,6 +47,8 @@ export interface RouteInput {
   readonly operations: ServiceOperations;
   /** From `X-Distsync-Client-Id` and `X-Distsync-Seq`: makes a retried write apply once. */
   readonly session: { clientId: string; seq: number } | undefined;
+  /** A request header (lower-case name); absent for routes reached other than over HTTP. */
+  readonly header?: (name: string) => string | undefined;
 }
 
 /**
