@@ -1,0 +1,125 @@
+// `pnpm verify --workload kv --nemesis all --time 60s --seed 7`: one campaign against a fresh
+// cluster; prints progress and the report, writes history and report JSON to the results
+// folder, and exits 1 when a checker found a violation (2 on bad options).
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runCampaign } from './campaign.js';
+import { installSignalHandlers } from './cluster/processes.js';
+import { workspaceRoot } from './cluster/cluster.js';
+import { TestkitError } from './errors.js';
+import { parseNemeses } from './nemesis.js';
+import { formatReport } from './report.js';
+import { createWorkloads, WORKLOAD_NAMES } from './workloads/index.js';
+
+const USAGE = `usage: pnpm verify [options]
+  --workload <${WORKLOAD_NAMES.join('|')}|all>   default kv (comma list allowed)
+  --nemesis <kill|pause|partition|all|none|kind,...>   default all
+  --time <60s|2m|500ms>     how long clients and faults run; default 60s
+  --seed <n>                default: from the clock (printed)
+  --nodes <n>               default 3 (5 for the majorities ring)
+  --runtime <source|dist>   source: tsx from TypeScript (default); dist: apps/node/dist
+  --results-dir <path>      default tooling/testkit/results
+  --node-root <path>        run apps/node of another workspace (scripts/snapshot.sh pins a commit)`;
+
+/** `60s`, `2m`, `500ms`, `90` (seconds) -> ms. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (match === null)
+    throw new TestkitError(
+      'BAD_OPTION',
+      `--time: expected e.g. 60s, 2m or 500ms, got ${JSON.stringify(text)}`,
+    );
+  const amount = Number(match[1]);
+  const unit = match[2] ?? 's';
+  return Math.round(amount * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000));
+}
+
+function integerOption(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text))
+    throw new TestkitError(
+      'BAD_OPTION',
+      `--${name}: expected a whole number, got ${JSON.stringify(text)}`,
+    );
+  return Number(text);
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      workload: { type: 'string', default: 'kv' },
+      nemesis: { type: 'string', default: 'all' },
+      time: { type: 'string', default: '60s' },
+      seed: { type: 'string' },
+      nodes: { type: 'string' },
+      runtime: { type: 'string', default: 'source' },
+      'results-dir': { type: 'string' },
+      'node-root': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const runtime = values.runtime;
+  if (runtime !== 'source' && runtime !== 'dist')
+    throw new TestkitError('BAD_OPTION', '--runtime: expected source or dist');
+  const seed = integerOption('seed', values.seed, Date.now() % 1_000_000);
+  const nodes = integerOption('nodes', values.nodes, 3);
+  const timeMs = parseDuration(values.time);
+  const nemeses = parseNemeses(values.nemesis);
+  const workloads = createWorkloads(values.workload);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const resultsDir = join(
+    values['results-dir'] ?? join(workspaceRoot(), 'tooling', 'testkit', 'results'),
+    `${stamp}-${workloads.map((w) => w.name).join('+')}-${values.nemesis.replace(/,/g, '+')}-seed${seed}`,
+  );
+  const controller = new AbortController();
+  let interrupted = 0;
+  process.on('SIGINT', () => {
+    interrupted += 1;
+    if (interrupted > 1) process.exit(130);
+    process.stderr.write(
+      '\nSIGINT: stopping the clients, healing, checking what was recorded (Ctrl-C again to quit now)\n',
+    );
+    controller.abort();
+  });
+  installSignalHandlers();
+  const log = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  log(`seed ${seed}: replay the same choices with --seed ${seed}`);
+  const report = await runCampaign({
+    workloads,
+    nemeses,
+    timeMs,
+    seed,
+    nodes,
+    runtime: runtime,
+    resultsDir,
+    ...(values['node-root'] === undefined ? {} : { nodeRoot: values['node-root'] }),
+    log,
+    signal: controller.signal,
+  });
+  process.stdout.write(`${formatReport(report)}\n`);
+  return report.valid ? 0 : 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof TestkitError && error.code === 'BAD_OPTION') {
+      process.stderr.write(`distsync verify: ${error.message}\n${USAGE}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(
+      `distsync verify: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
