@@ -41,7 +41,7 @@ describe('HTTP API', () => {
     expect((await http(`${base}/ready`)).body).toEqual({ ready: true });
     const status = (await http(`${base}/status`)).body as Record<string, unknown>;
     expect(status).toMatchObject({ id: 'solo', role: 'leader', leader: 'solo', ready: true });
-    expect(status.services).toEqual(['kv', 'sessions']);
+    expect(status.services).toEqual(expect.arrayContaining(['kv', 'sessions', 'lock']));
     const metrics = (await http(`${base}/metrics`)).body as string;
     for (const name of [
       'distsync_raft_term',

@@ -21,6 +21,8 @@ export type NodeErrorCode =
   | 'NOT_HELD'
   /** Acquiring a lock the session already holds (not reentrant). HTTP 409. */
   | 'ALREADY_HELD'
+  /** A lock request whose owner session expired or was deleted. HTTP 404. */
+  | 'SESSION_EXPIRED'
   /** The lock's wait queue is full. HTTP 429. */
   | 'TOO_MANY_WAITERS'
   /** A queue receipt whose lease expired or was already settled. HTTP 409. */
@@ -46,6 +48,7 @@ export const HTTP_STATUS_OF_CODE: Readonly<Record<NodeErrorCode, number>> = {
   DEADLOCK: 409,
   NOT_HELD: 409,
   ALREADY_HELD: 409,
+  SESSION_EXPIRED: 404,
   TOO_MANY_WAITERS: 429,
   STALE_RECEIPT: 409,
   TOO_LARGE: 413,

@@ -25,6 +25,7 @@ import type { Logger } from './logger.js';
 import { NodeMetrics } from './metrics.js';
 import { Operations } from './operations.js';
 import { kvService } from './services/kv-service.js';
+import { lockService } from './services/lock-service.js';
 import {
   ServiceRegistry,
   type ServiceDefinition,
@@ -57,7 +58,11 @@ export function defaultServices(config: NodeConfig): ServiceDefinition[] {
   // Sessions come first: lock owners, queue consumers and near caches are sessions, and the
   // services below learn of each session's end through its directory.
   const sessions = sessionsService({ maxSessions: config.maxSessions });
-  return [kvService({ maxKeys: config.maxKeys }), sessions];
+  return [
+    kvService({ maxKeys: config.maxKeys }),
+    sessions,
+    lockService({ sessions: sessions.directory, waitTimeoutMsMax: config.requestTimeoutMs }),
+  ];
 }
 
 function httpUrlOf(wsUrl: string): string {

@@ -34,3 +34,17 @@ export type {
   LockStateMachine,
   LockStateMachineOptions,
 } from './state-machine.js';
+export {
+  DEFAULT_ACQUIRE_TIMEOUT_MS,
+  DEFAULT_ANSWER_SLACK_MS,
+  DEFAULT_SESSION_TTL_MS,
+  LockClient,
+} from './client.js';
+export type {
+  AcquireOptions,
+  ClusterConnection,
+  LockClientEvent,
+  LockClientOptions,
+  LockHandle,
+  LockLossReason,
+} from './client.js';

@@ -29,11 +29,19 @@ export const LockClientCommandSchema = z.discriminatedUnion('op', [
     mode: LockModeSchema,
     timeoutMs: LockTimeoutMsSchema,
     reentrant: z.boolean().optional(),
+    /**
+     * For the node's lock service, not the state machine: false answers a queued request at once
+     * with its requestId (the lock client then waits for the `lock/session/<id>` push); true or
+     * absent makes the node wait for the grant before it answers.
+     */
+    wait: z.boolean().optional(),
   }),
   z.strictObject({
     op: z.literal('release'),
     name: LockNameSchema,
     sessionId: LockSessionIdSchema,
+    /** Release only the hold with this fencing token (a handle's own); NOT_HELD otherwise. */
+    token: z.number().int().min(1).optional(),
   }),
   z.strictObject({
     op: z.literal('upgrade'),
