@@ -213,6 +213,9 @@ describe('reentrancy and re-acquisition', () => {
     driver.acquire('L', 'b');
     expect(codeOf(driver.release('L', 'b'))).toBe('NOT_HELD');
     expect(codeOf(driver.release('nothing', 'a'))).toBe('NOT_HELD');
+    // With a token, only that hold: a stale handle never releases a later hold.
+    const stale = driver.apply({ op: 'release', name: 'L', sessionId: 'a', token: 999 });
+    expect(codeOf(stale)).toBe('NOT_HELD');
   });
 });
 

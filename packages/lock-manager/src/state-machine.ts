@@ -392,6 +392,12 @@ class LockMachine {
       .record(name)
       ?.holders.find((candidate) => candidate.sessionId === sessionId);
     if (holder === undefined) return fail('NOT_HELD', `session ${sessionId} does not hold ${name}`);
+    if (command.token !== undefined && command.token !== holder.token) {
+      return fail(
+        'NOT_HELD',
+        `session ${sessionId} holds ${name} with token ${holder.token}, not ${command.token}`,
+      );
+    }
     if (holder.holdCount > 1) {
       holder.holdCount -= 1;
       return ok({ released: true, holdCount: holder.holdCount });
