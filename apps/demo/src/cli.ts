@@ -20,8 +20,8 @@ interface Flags {
 function integer(name: string): (value: string) => number {
   return (value) => {
     const parsed = Number(value);
-    if (!Number.isSafeInteger(parsed) || parsed < 1 || parsed > 65535) {
-      throw new InvalidArgumentError(`${name} must be an integer between 1 and 65535`);
+    if (!Number.isSafeInteger(parsed) || parsed < 0 || parsed > 65535) {
+      throw new InvalidArgumentError(`${name} must be an integer between 0 and 65535`);
     }
     return parsed;
   };
@@ -38,7 +38,7 @@ const program = new Command('distsync-demo')
   )
   .option(
     '--base-port <port>',
-    'port of the embedded n1 (n2, n3 the next)',
+    'port of the embedded n1 (n2, n3 the next; 0 or taken: free ports)',
     integer('--base-port'),
     DEFAULT_BASE_PORT,
   )

@@ -26,7 +26,10 @@ const STOP_GRACE_MS = 10_000;
 const HOST = '127.0.0.1';
 
 export interface EmbeddedClusterOptions {
-  /** Port of n1; n2, n3 take the next ones. When any is taken, free ports are picked instead. */
+  /**
+   * Port of n1; n2, n3 take the next ones. When any is taken, or for 0, free ports are picked.
+   * Default 7401.
+   */
   readonly basePort?: number;
   readonly nodes?: number;
   /** Keep the data here (and keep it after exit). Default: a temporary folder, removed on exit. */
@@ -78,11 +81,16 @@ function freePort(): Promise<number> {
   });
 }
 
-/** `basePort`, `basePort + 1`, ... when all are free; otherwise ports the system hands out. */
+/**
+ * `basePort`, `basePort + 1`, ... when all are free; otherwise (and for `basePort` 0) ports the
+ * system hands out.
+ */
 async function choosePorts(basePort: number, count: number): Promise<number[]> {
-  const wanted = Array.from({ length: count }, (_, index) => basePort + index);
-  const free = await Promise.all(wanted.map(canBind));
-  if (free.every(Boolean)) return wanted;
+  if (basePort > 0) {
+    const wanted = Array.from({ length: count }, (_, index) => basePort + index);
+    const free = await Promise.all(wanted.map(canBind));
+    if (free.every(Boolean)) return wanted;
+  }
   const ports: number[] = [];
   while (ports.length < count) {
     const port = await freePort();

@@ -1,5 +1,6 @@
 // The interactive menu (@inquirer/prompts select): pick a scenario, watch it, come back; Exit or
 // Ctrl-C leaves.
+import { Writable } from 'node:stream';
 import { select } from '@inquirer/prompts';
 import { runScenario, type RunnerOptions } from './runner.js';
 import type { Scenario } from './scenario.js';
@@ -16,6 +17,23 @@ function isPromptExit(error: unknown): boolean {
     error instanceof Error &&
     (error.name === 'ExitPromptError' || error.name === 'AbortPromptError')
   );
+}
+
+/**
+ * A prompt ends the output stream it was given when it closes (harmless for process.stdout).
+ * A stream passed in (tests, embedding) is shared with the demo's own output and must stay
+ * open, so each prompt writes through a proxy whose end is its own.
+ */
+function promptStreams(streams: PromptStreams | undefined): PromptStreams {
+  const output = streams?.output;
+  if (output === undefined) return streams ?? {};
+  const proxy = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      output.write(chunk);
+      callback();
+    },
+  });
+  return { ...streams, output: proxy };
 }
 
 /** Shows the menu until the user picks Exit, presses Ctrl-C, or `runner.signal` aborts. */
@@ -45,7 +63,7 @@ export async function runMenu(input: {
           loop: false,
           ...(last === undefined ? {} : { default: last }),
         },
-        { ...input.streams, signal: runner.signal },
+        { ...promptStreams(input.streams), signal: runner.signal },
       );
     } catch (error) {
       if (isPromptExit(error)) return;
