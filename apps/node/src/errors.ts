@@ -27,6 +27,8 @@ export type NodeErrorCode =
   | 'TOO_MANY_WAITERS'
   /** A queue receipt whose lease expired or was already settled. HTTP 409. */
   | 'STALE_RECEIPT'
+  /** The queue holds its maxLength messages (overflow policy: reject the send). HTTP 429. */
+  | 'QUEUE_FULL'
   /** A service limit is reached (`maxKeys`, `maxSessions`). HTTP 507. */
   | 'LIMIT_REACHED'
   /** No leader is known, so the request cannot be ordered. HTTP 503. */
@@ -51,6 +53,7 @@ export const HTTP_STATUS_OF_CODE: Readonly<Record<NodeErrorCode, number>> = {
   SESSION_EXPIRED: 404,
   TOO_MANY_WAITERS: 429,
   STALE_RECEIPT: 409,
+  QUEUE_FULL: 429,
   TOO_LARGE: 413,
   LIMIT_REACHED: 507,
   NO_LEADER: 503,

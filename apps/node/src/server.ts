@@ -26,6 +26,7 @@ import { NodeMetrics } from './metrics.js';
 import { Operations } from './operations.js';
 import { kvService } from './services/kv-service.js';
 import { lockService } from './services/lock-service.js';
+import { queueService } from './services/queue-service.js';
 import {
   ServiceRegistry,
   type ServiceDefinition,
@@ -62,6 +63,7 @@ export function defaultServices(config: NodeConfig): ServiceDefinition[] {
     kvService({ maxKeys: config.maxKeys }),
     sessions,
     lockService({ sessions: sessions.directory, waitTimeoutMsMax: config.requestTimeoutMs }),
+    queueService({ sessions: sessions.directory }),
   ];
 }
 

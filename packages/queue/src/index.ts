@@ -36,3 +36,18 @@ export type {
   QueueSessions,
   QueueStateMachine,
 } from './state-machine.js';
+export {
+  DEFAULT_CONSUME_WAIT_MS,
+  DEFAULT_PREFETCH,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SESSION_TTL_MS,
+  QueueClient,
+} from './client.js';
+export type {
+  ConsumeOptions,
+  QueueClientOptions,
+  QueueConnection,
+  ReceivedMessage,
+  ReceiveOptions,
+  SendOptions,
+} from './client.js';
