@@ -18,7 +18,7 @@ import { readUiFile } from './static-files.js';
 /** Snapshots written to a slow page but not yet flushed; past this, snapshots are skipped. */
 export const SSE_PENDING_WRITES_MAX = 4;
 /** A comment line that keeps proxies from closing an idle stream. */
-export const SSE_KEEPALIVE_MS = 15_000;
+export const SSE_KEEPALIVE_MS = 2500;
 
 export interface DashboardRoutesOptions {
   readonly hub: DashboardHub;

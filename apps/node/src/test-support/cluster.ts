@@ -20,19 +20,26 @@ export interface TestMember {
 export class TestCluster {
   readonly members: TestMember[];
   readonly #dataDir: string;
+  /** Extra environment for every node (`DISTSYNC_TOKEN`, say). */
+  readonly #env: NodeJS.ProcessEnv;
 
-  private constructor(members: TestMember[], dataDir: string) {
+  private constructor(members: TestMember[], dataDir: string, env: NodeJS.ProcessEnv) {
     this.members = members;
     this.#dataDir = dataDir;
+    this.#env = env;
   }
 
-  static async create(dataDir: string, size = 3): Promise<TestCluster> {
+  static async create(
+    dataDir: string,
+    size = 3,
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<TestCluster> {
     const members: TestMember[] = [];
     for (let index = 1; index <= size; index += 1) {
       const port = await freePort();
       members.push({ id: `n${index}`, port, url: `http://127.0.0.1:${port}`, process: undefined });
     }
-    return new TestCluster(members, dataDir);
+    return new TestCluster(members, dataDir, env);
   }
 
   member(id: string): TestMember {
@@ -56,7 +63,7 @@ export class TestCluster {
         // Small, so restarts go through a snapshot plus the log after it.
         ...['--snapshot-every-entries', '8'],
       ],
-      { DISTSYNC_SECRET: SECRET },
+      { DISTSYNC_SECRET: SECRET, ...this.#env },
     );
     return member.process;
   }
