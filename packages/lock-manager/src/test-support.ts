@@ -1,6 +1,7 @@
 // Test helpers (not exported from the package): a sessions directory whose sessions a test ends
 // by hand, and a driver that applies commands at increasing log indexes and times.
-import type { ApplyContext } from '@distsync/raft';
+import { z } from 'zod';
+import type { ApplyContext, StateMachine } from '@distsync/raft';
 import {
   createLockStateMachine,
   type LockEvent,
@@ -124,3 +125,82 @@ export function requestIdOf(result: LockResult): number {
   if (value.requestId === undefined) throw new Error(`not queued: ${JSON.stringify(value)}`);
   return value.requestId;
 }
+
+/**
+ * A replicated sessions machine for cluster tests, shaped like apps/node's: create, keepalive and
+ * delete, expiry through the leader's timer command, end listeners called inside apply.
+ */
+export function createTestSessionsMachine(): StateMachine<
+  SessionCommand,
+  { op: 'count' },
+  LockResult
+> &
+  LockSessions {
+  let sessions = new Map<string, { ttlMs: number; expiresAtMs: number }>();
+  const listeners = new Set<EndListener>();
+  const end = (id: string, reason: 'expired' | 'deleted', context: ApplyContext): void => {
+    sessions.delete(id);
+    for (const listener of listeners) listener(id, reason, context);
+  };
+  return {
+    name: 'sessions',
+    commandSchema: SessionCommandSchema,
+    querySchema: z.object({ op: z.literal('count') }),
+    apply(command, context) {
+      switch (command.op) {
+        case 'create': {
+          const id = `s${context.index}`;
+          sessions.set(id, { ttlMs: command.ttlMs, expiresAtMs: context.timeMs + command.ttlMs });
+          return { ok: true, value: { sessionId: id, ttlMs: command.ttlMs } };
+        }
+        case 'keepalive': {
+          const record = sessions.get(command.sessionId);
+          if (record === undefined) return { ok: false, code: 'SESSION_EXPIRED', message: 'gone' };
+          record.expiresAtMs = context.timeMs + record.ttlMs;
+          return { ok: true, value: { expiresInMs: record.ttlMs } };
+        }
+        case 'delete':
+          if (sessions.has(command.sessionId)) end(command.sessionId, 'deleted', context);
+          return { ok: true, value: { deleted: true } };
+        case 'expire': {
+          const due = [...sessions].filter(([, record]) => record.expiresAtMs <= context.timeMs);
+          for (const [id] of due) end(id, 'expired', context);
+          return { ok: true, value: { expired: due.length } };
+        }
+      }
+    },
+    query: () => ({ ok: true, value: { sessions: sessions.size } }),
+    nextDeadline: () => {
+      let earliest: number | undefined;
+      for (const record of sessions.values()) {
+        if (earliest === undefined || record.expiresAtMs < earliest) earliest = record.expiresAtMs;
+      }
+      return earliest;
+    },
+    timerCommand: (nowMs) => ({ op: 'expire', nowMs }),
+    snapshot: () => new TextEncoder().encode(JSON.stringify([...sessions])),
+    restore: (bytes) => {
+      sessions = new Map(
+        JSON.parse(new TextDecoder().decode(bytes)) as [
+          string,
+          { ttlMs: number; expiresAtMs: number },
+        ][],
+      );
+    },
+    isLive: (id) => sessions.has(id),
+    onEnded: (listener) => {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+  };
+}
+
+const SessionCommandSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('create'), ttlMs: z.number() }),
+  z.object({ op: z.literal('keepalive'), sessionId: z.string() }),
+  z.object({ op: z.literal('delete'), sessionId: z.string() }),
+  z.object({ op: z.literal('expire'), nowMs: z.number() }),
+]);
+type SessionCommand = z.infer<typeof SessionCommandSchema>;
