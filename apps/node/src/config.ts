@@ -78,6 +78,12 @@ export const ConfigSchema = z
     snapshotEveryEntries: integer(1, 100_000_000).default(10_000),
     maxKeys: integer(1, 100_000_000).default(1_000_000),
     maxSessions: integer(1, 10_000_000).default(100_000),
+    cacheMaxEntries: integer(1, 100_000_000).default(10_000),
+    cacheMaxBytes: integer(1024, 1_099_511_627_776).default(64 * 1024 * 1024),
+    redisUrl: z
+      .url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' })
+      .optional(),
+    redisKeyPrefix: z.string().min(1).max(128).default('distsync:cache:'),
     logLevel: z.enum(LOG_LEVELS).default('info'),
     logFormat: z.enum(['json', 'pretty', 'auto']).default('auto'),
   })
@@ -138,6 +144,10 @@ export const CONFIG_KEYS: readonly (keyof ParsedConfig)[] = [
   'snapshotEveryEntries',
   'maxKeys',
   'maxSessions',
+  'cacheMaxEntries',
+  'cacheMaxBytes',
+  'redisUrl',
+  'redisKeyPrefix',
   'logLevel',
   'logFormat',
 ];

@@ -31,6 +31,8 @@ export type NodeErrorCode =
   | 'QUEUE_FULL'
   /** A service limit is reached (`maxKeys`, `maxSessions`). HTTP 507. */
   | 'LIMIT_REACHED'
+  /** A cache miss needed the backing store (Redis) and it is down. HTTP 503. */
+  | 'STORE_UNAVAILABLE'
   /** No leader is known, so the request cannot be ordered. HTTP 503. */
   | 'NO_LEADER'
   /** The node is draining, stopped or overloaded: try another node. HTTP 503. */
@@ -56,6 +58,7 @@ export const HTTP_STATUS_OF_CODE: Readonly<Record<NodeErrorCode, number>> = {
   QUEUE_FULL: 429,
   TOO_LARGE: 413,
   LIMIT_REACHED: 507,
+  STORE_UNAVAILABLE: 503,
   NO_LEADER: 503,
   UNAVAILABLE: 503,
   INTERNAL: 500,

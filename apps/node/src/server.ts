@@ -24,6 +24,7 @@ import { createApp, type NodeStatusDocument } from './http/app.js';
 import type { Logger } from './logger.js';
 import { NodeMetrics } from './metrics.js';
 import { Operations } from './operations.js';
+import { cacheService } from './services/cache-service.js';
 import { kvService } from './services/kv-service.js';
 import { lockService } from './services/lock-service.js';
 import { queueService } from './services/queue-service.js';
@@ -64,6 +65,13 @@ export function defaultServices(config: NodeConfig): ServiceDefinition[] {
     sessions,
     lockService({ sessions: sessions.directory, waitTimeoutMsMax: config.requestTimeoutMs }),
     queueService({ sessions: sessions.directory }),
+    cacheService({
+      sessions: sessions.directory,
+      maxEntries: config.cacheMaxEntries,
+      maxBytes: config.cacheMaxBytes,
+      redisUrl: config.redisUrl,
+      redisKeyPrefix: config.redisKeyPrefix,
+    }),
   ];
 }
 

@@ -1,0 +1,3 @@
+import { distsyncProject } from '../../vitest.shared.ts';
+
+export default distsyncProject('cache-mesi');
