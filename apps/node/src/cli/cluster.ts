@@ -221,5 +221,6 @@ async function announceLeader(input: {
   console.log(
     `› try: distsync status   |   curl -X PUT ${input.all[0]?.url}/v1/kv/hello -d '{"value":"world"}'`,
   );
+  console.log(`› dashboard: ${input.all[0]?.url}/ui (any node's /ui shows the whole cluster)`);
   console.log('› Ctrl-C stops all nodes');
 }
