@@ -19,6 +19,7 @@ export interface CampaignOptions {
   readonly resultsDir?: string;
   readonly quietMs?: NemesisOptions['quietMs'];
   readonly holdMs?: NemesisOptions['holdMs'];
+  readonly rotateNemeses?: boolean;
   /** Progress lines; default none. */
   readonly log?: (line: string) => void;
   readonly progressEveryMs?: number;
@@ -122,6 +123,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
             kinds: options.nemeses,
             ...(options.quietMs === undefined ? {} : { quietMs: options.quietMs }),
             ...(options.holdMs === undefined ? {} : { holdMs: options.holdMs }),
+            ...(options.rotateNemeses === undefined ? {} : { rotate: options.rotateNemeses }),
           },
           faults,
         ),

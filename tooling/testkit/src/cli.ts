@@ -8,6 +8,7 @@ import { installSignalHandlers } from './cluster/processes.js';
 import { workspaceRoot } from './cluster/cluster.js';
 import { TestkitError } from './errors.js';
 import { parseNemeses } from './nemesis.js';
+import { parseDuration } from './options.js';
 import { formatReport } from './report.js';
 import { createWorkloads, WORKLOAD_NAMES } from './workloads/index.js';
 
@@ -21,19 +22,6 @@ const USAGE = `usage: pnpm verify [options]
   --results-dir <path>      default tooling/testkit/results
   --node-root <path>        run apps/node of another workspace (scripts/snapshot.sh pins a commit)`;
 
-/** `60s`, `2m`, `500ms`, `90` (seconds) -> ms. */
-export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (match === null)
-    throw new TestkitError(
-      'BAD_OPTION',
-      `--time: expected e.g. 60s, 2m or 500ms, got ${JSON.stringify(text)}`,
-    );
-  const amount = Number(match[1]);
-  const unit = match[2] ?? 's';
-  return Math.round(amount * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000));
-}
-
 function integerOption(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   if (!/^\d+$/.test(text))
@@ -44,21 +32,36 @@ function integerOption(name: string, text: string | undefined, fallback: number)
   return Number(text);
 }
 
+/** Arguments after the script name; a leading `--` (from `pnpm verify -- ...`) is dropped. */
+function cliArgs(): string[] {
+  const args = process.argv.slice(2);
+  return args[0] === '--' ? args.slice(1) : args;
+}
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      args: cliArgs(),
+      options: {
+        workload: { type: 'string', default: 'kv' },
+        nemesis: { type: 'string', default: 'all' },
+        time: { type: 'string', default: '60s' },
+        seed: { type: 'string' },
+        nodes: { type: 'string' },
+        runtime: { type: 'string', default: 'source' },
+        'results-dir': { type: 'string' },
+        'node-root': { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new TestkitError('BAD_OPTION', error instanceof Error ? error.message : String(error));
+  }
+}
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      workload: { type: 'string', default: 'kv' },
-      nemesis: { type: 'string', default: 'all' },
-      time: { type: 'string', default: '60s' },
-      seed: { type: 'string' },
-      nodes: { type: 'string' },
-      runtime: { type: 'string', default: 'source' },
-      'results-dir': { type: 'string' },
-      'node-root': { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-    allowPositionals: false,
-  });
+  const { values } = parseOptions();
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;

@@ -40,3 +40,36 @@ export {
   type ReceiveOp,
   type SendOp,
 } from './checkers/queue.js';
+export { runCampaign, type CampaignOptions, type CampaignReport } from './campaign.js';
+export {
+  Cluster,
+  freePorts,
+  workspaceRoot,
+  type ClusterOptions,
+  type NodeRuntime,
+  type NodeStatus,
+} from './cluster/cluster.js';
+export { cleanupAll, installSignalHandlers, runningProcessCount } from './cluster/processes.js';
+export { LinkProxy, type ProxyDirection } from './cluster/proxy.js';
+export {
+  NEMESES,
+  NEMESIS_GROUPS,
+  parseNemeses,
+  partitionGroups,
+  runNemesis,
+  type FaultRecord,
+  type NemesisKind,
+  type NemesisOptions,
+} from './nemesis.js';
+export { parseDuration } from './options.js';
+export { Random } from './random.js';
+export { formatReport } from './report.js';
+export { createWorkloads, WORKLOAD_NAMES } from './workloads/index.js';
+export { KvWorkload, type KvOp, type KvWorkloadOptions } from './workloads/kv.js';
+export type {
+  CheckerReport,
+  OpStatus,
+  Workload,
+  WorkloadContext,
+  WorkloadStats,
+} from './workloads/types.js';

@@ -70,6 +70,8 @@ export interface NemesisOptions {
   readonly quietMs?: readonly [number, number];
   /** How long a fault is held, drawn in [min, max] ms. */
   readonly holdMs?: readonly [number, number];
+  /** Take the kinds in turn instead of at random (tests use it to be sure each one ran). */
+  readonly rotate?: boolean;
 }
 
 interface Context {
@@ -159,10 +161,15 @@ async function startFault(context: Context, kind: NemesisKind): Promise<Active |
       const label = `kill -9 ${names(cluster, [chosen.index]).join('')}${chosen.isLeader ? ' (leader)' : ''}`;
       return {
         record: record(label, [chosen.index]),
-        heal: () => {
+        heal: async () => {
           cluster.start(chosen.index);
           cluster.expectDown(chosen.index, false);
-          return Promise.resolve();
+          // The next fault waits for the restart, or two kills in a row would be a lost majority.
+          if (!(await cluster.waitNodeReady(chosen.index))) {
+            context.log(
+              `${names(cluster, [chosen.index]).join('')} not ready 30 s after its restart`,
+            );
+          }
         },
       };
     }
@@ -257,10 +264,13 @@ export async function runNemesis(
   );
   if (kinds.length < options.kinds.length)
     context.log('partition-majorities-ring needs 5 nodes: skipped');
+  let turn = 0;
   while (kinds.length > 0 && !context.signal.aborted) {
     await pause(context.random.int(...quiet), context.signal);
     if (isAborted(context.signal)) break;
-    const kind = context.random.pick(kinds);
+    const kind = options.rotate === true ? kinds[turn % kinds.length] : context.random.pick(kinds);
+    turn += 1;
+    if (kind === undefined) break;
     const active = await startFault(context, kind);
     if (active === undefined) continue;
     faults.push(active.record);

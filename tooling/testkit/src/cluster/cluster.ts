@@ -341,6 +341,16 @@ export class Cluster {
     }
   }
 
+  /** Waits (bounded) until one node answers /ready; false when it did not in time. */
+  async waitNodeReady(index: number, timeoutMs = 30_000): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline && this.isAlive(index)) {
+      if (await this.#ready(index)) return true;
+      await sleep(100);
+    }
+    return false;
+  }
+
   /** Waits until every running node answers /ready and a leader is known. */
   async waitReady(timeoutMs = 30_000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
