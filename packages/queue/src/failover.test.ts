@@ -115,7 +115,7 @@ describe('queue under failover and partitions (3 RaftNodes, memory network)', ()
 
     const faults = async (): Promise<void> => {
       let round = 0;
-      while (producing && Date.now() < endBy) {
+      while ((producing || round < 8) && Date.now() < endBy) {
         await new Promise((resolve) => setTimeout(resolve, 400));
         const leader = await cluster!.waitForLeader({ timeoutMs: 5000 });
         round += 1;
