@@ -16,6 +16,9 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 
+/** How long the nodes get to start and elect a leader. */
+const STARTUP_TIMEOUT_MS = 90_000;
+
 export interface DemoOptions {
   /** A running cluster to use; default: start the embedded one. */
   readonly endpoints?: readonly string[];
@@ -81,7 +84,11 @@ async function session(input: {
   chosen: Scenario[] | undefined;
 }): Promise<number> {
   const { options, ui, cluster, signal, chosen } = input;
-  const leader = await waitForLeader({ ui, cluster, signal }, { label: 'electing a leader' });
+  // Generous: on a loaded machine, starting three node processes alone can take many seconds.
+  const leader = await waitForLeader(
+    { ui, cluster, signal },
+    { label: 'electing a leader', timeoutMs: STARTUP_TIMEOUT_MS },
+  );
   if (leader === undefined) {
     ui.outcome({ ok: false, text: 'no leader: see the node logs' });
     if (cluster instanceof EmbeddedCluster) {

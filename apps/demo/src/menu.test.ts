@@ -46,7 +46,7 @@ async function promptShown(menu: ReturnType<typeof startMenu>, count: number): P
   await waitFor(
     `menu prompt #${count}`,
     () => (menu.screen().split(`? ${PROMPT}`).length - 1 >= count ? true : undefined),
-    { timeoutMs: 60_000, detail: menu.screen },
+    { timeoutMs: 120_000, detail: () => menu.screen() },
   );
 }
 
@@ -67,7 +67,7 @@ describe('distsync-demo menu', () => {
     await waitFor(
       'the status scenario to finish',
       () => (/one leader, n\d \(term \d+\)/.test(menu.screen()) ? true : undefined),
-      { timeoutMs: 30_000, detail: menu.screen },
+      { timeoutMs: 60_000, detail: () => menu.screen() },
     );
     expect(menu.screen()).toContain('━━ Cluster status');
     expect(menu.screen()).toContain('✔ 3 of 3 nodes answer /status');

@@ -3,7 +3,7 @@ import { agreedLeader, clusterStatus, pollUntil, type Member, type NodeStatus } 
 import type { ScenarioContext } from './scenario.js';
 import type { Tone } from './ui.js';
 
-const ELECTION_TIMEOUT_MS = 20_000;
+const ELECTION_TIMEOUT_MS = 30_000;
 
 /** Prints one row per member: role, term, leader and log indexes (down members in red). */
 export async function showCluster(

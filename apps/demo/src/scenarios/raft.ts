@@ -7,7 +7,7 @@ import type { Scenario, ScenarioContext } from '../scenario.js';
 import { showCluster, waitForLeader } from '../views.js';
 
 const WRITES_PER_PHASE = 5;
-const CATCH_UP_TIMEOUT_MS = 20_000;
+const CATCH_UP_TIMEOUT_MS = 60_000;
 
 async function writeKeys(input: {
   context: ScenarioContext;
