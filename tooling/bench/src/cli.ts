@@ -5,9 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { BenchError } from './errors.js';
 import { cleanupAll, installCleanupHandlers } from './harness/processes.js';
 import { parseOptions, USAGE } from './options.js';
+import { runKvGrowthSuite } from './suites/kv-growth.js';
+import { runKvValueSizeSuite } from './suites/kv-value-size.js';
 import { runKvSuite } from './suites/run-kv.js';
 
-const SUITES = ['kv'] as const;
+const SUITES = ['kv', 'kv-value-size', 'kv-growth'] as const;
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -37,6 +39,16 @@ async function main(): Promise<number> {
     switch (suite) {
       case 'kv': {
         const output = await runKvSuite({ bench: options, resultsDir, log });
+        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
+        break;
+      }
+      case 'kv-value-size': {
+        const output = await runKvValueSizeSuite({ bench: options, resultsDir, log });
+        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
+        break;
+      }
+      case 'kv-growth': {
+        const output = await runKvGrowthSuite({ bench: options, resultsDir, log });
         process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
         break;
       }

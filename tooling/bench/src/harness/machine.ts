@@ -3,7 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statfsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { basename } from 'node:path';
+import { createRequire } from 'node:module';
+import { basename, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface MachineFacts {
   readonly cpuModel: string;
@@ -35,6 +37,46 @@ export function commandVersion(command: string, args: readonly string[]): string
   return line === undefined || line === '' ? 'unknown' : line.trim();
 }
 
+/** The git commit the bench runs from (the nodes are built from the same tree). */
+function distsyncVersion(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const commit = spawnSync('git', ['-C', here, 'rev-parse', '--short', 'HEAD'], {
+    encoding: 'utf8',
+    timeout: 5000,
+  });
+  const dirty = spawnSync('git', ['-C', here, 'status', '--porcelain', '--untracked-files=no'], {
+    encoding: 'utf8',
+    timeout: 5000,
+  });
+  if (commit.status !== 0) return 'unknown';
+  return `${commit.stdout.trim()}${dirty.stdout.trim() === '' ? '' : ' (uncommitted changes)'}`;
+}
+
+/** The client libraries the suites use, as installed for the bench (left out when absent). */
+export const CLIENT_LIBRARIES: readonly string[] = [
+  'etcd3',
+  'ioredis',
+  'bullmq',
+  'redlock',
+  'amqplib',
+  'nats',
+  'undici',
+];
+
+function clientLibraryVersions(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  const versions: Record<string, string> = {};
+  for (const name of CLIENT_LIBRARIES) {
+    try {
+      const manifest = require(`${name}/package.json`) as { version?: unknown };
+      if (typeof manifest.version === 'string') versions[`${name} (npm)`] = manifest.version;
+    } catch {
+      // not a dependency of the bench (yet)
+    }
+  }
+  return versions;
+}
+
 function diskFacts(path: string): DiskFacts {
   const stats = statfsSync(path);
   const freeGiB = (stats.bavail * stats.bsize) / GIB;
@@ -62,8 +104,12 @@ export function machineFacts(dataPath: string = tmpdir()): MachineFacts {
     disk: diskFacts(dataPath),
     versions: {
       node: process.version,
+      distsync: distsyncVersion(),
       etcd: commandVersion('etcd', ['--version']),
       redis: commandVersion('redis-server', ['--version']),
+      'nats-server': commandVersion('nats-server', ['--version']),
+      'rabbitmq-server': commandVersion('dpkg-query', ['-W', '-f=${Version}', 'rabbitmq-server']),
+      ...clientLibraryVersions(),
     },
   };
 }

@@ -75,13 +75,13 @@ export function kvRows(results: readonly KvSystemResult[], concurrency: readonly
       values: valuesOf(results, (result) => result.firstWriteMs),
     },
     {
-      metric: 'RSS per node idle, MiB (mean of 3)',
+      metric: 'RSS per node idle, MiB (mean over the nodes)',
       unit: 'MiB',
       better: 'lower',
       values: valuesOf(results, (result) => mean(result.idleRssMiB)),
     },
     {
-      metric: 'RSS per node under load, MiB (highest peak of 3)',
+      metric: 'RSS per node under load, MiB (highest node peak)',
       unit: 'MiB',
       better: 'lower',
       values: valuesOf(results, (result) => highest(result.loadRssMiB)),

@@ -69,7 +69,7 @@ export async function runKvSystem(
   const result: KvSystemResult = {
     name: system.name,
     description: system.description,
-    kind: 'http',
+    kind: system.kind ?? 'http',
     status: 'ran',
     puts: [],
     gets: [],
@@ -222,7 +222,8 @@ async function putsThenGets(input: {
   return { puts, gets };
 }
 
-async function loadLevel(level: {
+/** One measured closed-loop level (after its warm-up), with a progress and a summary line. */
+export async function loadLevel(level: {
   name: string;
   concurrency: number;
   operation: (client: number, sequence: number) => Promise<void>;
@@ -260,6 +261,12 @@ async function measureFailover(
 ): Promise<void> {
   const { options, result, name } = context;
   const value = 'f'.repeat(options.valueBytes);
+  if (cluster.nodeCount < 2) {
+    result.warnings.push(
+      'failover: not applicable, a single unreplicated node has no one to fail over to',
+    );
+    return;
+  }
   for (let round = 0; round < options.failoverRounds; round += 1) {
     await cluster.waitReady(READY_TIMEOUT_MS);
     const leader = await cluster.leader();

@@ -9,6 +9,7 @@ import {
 } from '../harness/suite-report.js';
 import { distsyncSystem } from '../systems/distsync.js';
 import { etcdSystem } from '../systems/etcd.js';
+import { redisSystem } from '../systems/redis.js';
 import type { KvSystem } from '../systems/types.js';
 import type { BenchOptions } from '../options.js';
 import { runKvSystem, type KvSuiteOptions, type KvSystemResult } from './kv.js';
@@ -86,7 +87,7 @@ export async function runKvSuite(options: {
   const startedAt = new Date();
   const machine: MachineFacts = machineFacts();
   log(`kv suite on:\n${formatMachineFacts(machine)}`);
-  const all: KvSystem[] = [distsyncSystem, etcdSystem];
+  const all: KvSystem[] = [distsyncSystem, etcdSystem, redisSystem];
   const systems = all.filter((system) => bench.systems?.includes(system.name) ?? true);
   const suiteOptions: KvSuiteOptions = {
     concurrency: bench.concurrency,

@@ -6,13 +6,12 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClusterProcesses, type NodeSpec } from '../harness/cluster.js';
-import type { HttpClients } from '../harness/http.js';
 import { freePorts } from '../harness/ports.js';
 import { waitUntil } from '../harness/wait.js';
 import { BenchError } from '../errors.js';
 import { connect, type ClusterConnection } from '@distsync/transport-ws';
 import { ProcessKvCluster } from './process-cluster.js';
-import type { KvClientPath, KvCluster, KvSystem, Skip } from './types.js';
+import type { KvClientPath, KvCluster, KvSystem, LaunchOptions, Skip } from './types.js';
 
 export const DISTSYNC_BUILD_COMMAND = 'pnpm --filter @distsync/node... build';
 
@@ -54,7 +53,14 @@ export function staleBuildWarnings(): string[] {
     );
 }
 
-function distsyncSpecs(options: { rootDir: string; ports: readonly number[] }): NodeSpec[] {
+/** The node's default limit of kv keys; kv-growth raises it with DISTSYNC_MAX_KEYS. */
+export const DISTSYNC_DEFAULT_MAX_KEYS = 1_000_000;
+
+function distsyncSpecs(options: {
+  rootDir: string;
+  ports: readonly number[];
+  maxKeys?: number;
+}): NodeSpec[] {
   const ids = ['n1', 'n2', 'n3'];
   const secret = randomBytes(24).toString('hex');
   const address = (index: number): string => `127.0.0.1:${options.ports[index]!}`;
@@ -77,7 +83,13 @@ function distsyncSpecs(options: { rootDir: string; ports: readonly number[] }): 
       ...['--cluster-id', 'distsync-bench', '--secret', secret],
       ...['--log-level', 'warn', '--log-format', 'json'],
     ],
-    env: { ...process.env, NODE_ENV: 'production' },
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      ...(options.maxKeys === undefined || options.maxKeys <= DISTSYNC_DEFAULT_MAX_KEYS
+        ? {}
+        : { DISTSYNC_MAX_KEYS: String(options.maxKeys) }),
+    },
   }));
 }
 
@@ -96,6 +108,43 @@ class DistsyncCluster extends ProcessKvCluster {
         `PUT on node ${request.node + 1}: HTTP ${response.status} ${response.body.slice(0, 200)}`,
       );
     }
+  }
+
+  #loader: Promise<ClusterConnection[]> | undefined;
+
+  /**
+   * Concurrent single puts (the kv API has no batch write) over WebSocket connections opened
+   * for loading, one per node, requests multiplexed: the cheapest path to load many keys.
+   */
+  async putMany(entries: readonly { key: string; value: string }[]): Promise<void> {
+    this.#loader ??= this.#connectAll();
+    const connections = await this.#loader;
+    await Promise.all(
+      entries.map(({ key, value }, index) =>
+        connections[index % connections.length]!.command('kv', { op: 'put', key, value }),
+      ),
+    );
+  }
+
+  #connectAll(): Promise<ClusterConnection[]> {
+    const endpoints = this.processes.specs.map((spec) => spec.origin.replace(/^http:/, 'ws:'));
+    return Promise.all(
+      endpoints.map((_, index) =>
+        connect([...endpoints.slice(index), ...endpoints.slice(0, index)], {
+          maxPendingRequests: 4096,
+        }),
+      ),
+    );
+  }
+
+  override async stop(): Promise<void> {
+    const loader = this.#loader;
+    this.#loader = undefined;
+    if (loader !== undefined) {
+      const connections = await loader.catch(() => [] as ClusterConnection[]);
+      await Promise.all(connections.map((connection) => connection.close()));
+    }
+    await super.stop();
   }
 
   async get(request: { node: number; key: string }): Promise<string | undefined> {
@@ -121,15 +170,7 @@ class DistsyncCluster extends ProcessKvCluster {
    * requests are multiplexed over each connection.
    */
   async openOtherPaths(): Promise<KvClientPath[]> {
-    const endpoints = this.processes.specs.map((spec) => spec.origin.replace(/^http:/, 'ws:'));
-    const connections = await Promise.all(
-      endpoints.map((_, index) =>
-        connect([...endpoints.slice(index), ...endpoints.slice(0, index)], {
-          maxPendingRequests: 4096,
-        }),
-      ),
-    );
-    return [wsPath(connections)];
+    return [wsPath(await this.#connectAll())];
   }
 
   async #status(node: number): Promise<{ id?: string; role?: string; leader?: string | null }> {
@@ -222,9 +263,13 @@ export const distsyncSystem: KvSystem = {
     return { reason: `${cliPath()} is not built`, installCommand: DISTSYNC_BUILD_COMMAND };
   },
   warnings: staleBuildWarnings,
-  async launch(options: { clients: HttpClients }): Promise<KvCluster> {
+  async launch(options: LaunchOptions): Promise<KvCluster> {
     const rootDir = ClusterProcesses.makeRoot('distsync');
-    const specs = distsyncSpecs({ rootDir, ports: await freePorts(3) });
+    const specs = distsyncSpecs({
+      rootDir,
+      ports: await freePorts(3),
+      ...(options.maxKeys === undefined ? {} : { maxKeys: options.maxKeys }),
+    });
     const processes = new ClusterProcesses({ system: 'distsync', specs, rootDir });
     processes.startAll();
     return new DistsyncCluster(processes, options.clients);

@@ -4,13 +4,12 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { ClusterProcesses, type NodeSpec } from '../harness/cluster.js';
-import type { HttpClients } from '../harness/http.js';
 import { freePorts } from '../harness/ports.js';
 import { waitUntil } from '../harness/wait.js';
 import { BenchError } from '../errors.js';
 import { Etcd3 } from 'etcd3';
 import { ProcessKvCluster } from './process-cluster.js';
-import type { KvClientPath, KvCluster, KvSystem, Skip } from './types.js';
+import type { KvClientPath, KvCluster, KvSystem, LaunchOptions, Skip } from './types.js';
 
 export const ETCD_INSTALL_COMMAND = 'apt-get update && apt-get install -y etcd-server etcd-client';
 
@@ -71,6 +70,21 @@ class EtcdCluster extends ProcessKvCluster {
   async put(request: { node: number; key: string; value: string; timeoutMs?: number }) {
     const body = { key: base64(request.key), value: base64(request.value) };
     await this.#post(request.node, '/v3/kv/put', body, request.timeoutMs);
+  }
+
+  /** One txn of puts (etcd allows 128 operations per txn by default; callers send fewer). */
+  async putMany(entries: readonly { key: string; value: string }[]): Promise<void> {
+    if (entries.length === 0) return;
+    const success = entries.map(({ key, value }) => ({
+      request_put: { key: base64(key), value: base64(value) },
+    }));
+    await this.#post(this.#nextNode(), '/v3/kv/txn', { success });
+  }
+
+  #turn = 0;
+  #nextNode(): number {
+    this.#turn = (this.#turn + 1) % this.nodeCount;
+    return this.#turn;
   }
 
   async get(request: { node: number; key: string }): Promise<string | undefined> {
@@ -167,7 +181,7 @@ export const etcdSystem: KvSystem = {
     if (probe.error === undefined && probe.status === 0) return undefined;
     return { reason: 'no `etcd` binary on PATH', installCommand: ETCD_INSTALL_COMMAND };
   },
-  async launch(options: { clients: HttpClients }): Promise<KvCluster> {
+  async launch(options: LaunchOptions): Promise<KvCluster> {
     const rootDir = ClusterProcesses.makeRoot('etcd');
     const specs = etcdSpecs({ rootDir, ports: await freePorts(6) });
     const processes = new ClusterProcesses({ system: 'etcd', specs, rootDir });

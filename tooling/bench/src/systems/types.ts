@@ -12,12 +12,20 @@ export interface KvSystem {
   readonly name: string;
   /** The client path and the settings that matter for the figures, printed with the table. */
   readonly description: string;
+  /** The main path's kind (ratios pair columns of one kind); `http` when left out. */
+  readonly kind?: ClientKind;
   /** Undefined when the system can run on this machine. */
   unavailable(): Skip | undefined;
   /** Warnings about this run's setup (a build older than its sources), printed with the table. */
   warnings?(): string[];
   /** Spawns the nodes and returns at once; the suite times the first committed write. */
-  launch(options: { clients: HttpClients }): Promise<KvCluster>;
+  launch(options: LaunchOptions): Promise<KvCluster>;
+}
+
+export interface LaunchOptions {
+  readonly clients: HttpClients;
+  /** Keys the cluster must be able to hold (kv-growth raises distsync's maxKeys to this). */
+  readonly maxKeys?: number;
 }
 
 /** `http`: HTTP/1.1 JSON (every system's main path); `native`: the system's own client protocol. */
@@ -46,6 +54,11 @@ export interface KvCluster {
   pids(): (number | undefined)[];
   /** Resolves once committed; throws on any failure (the load loop counts it). */
   put(request: { node: number; key: string; value: string; timeoutMs?: number }): Promise<void>;
+  /**
+   * Writes many keys in as few requests as the system allows (etcd: one txn; Redis: one MSET;
+   * distsync: concurrent commands over the WebSocket client), for loading data, not measured.
+   */
+  putMany?(entries: readonly { key: string; value: string }[]): Promise<void>;
   /** A linearizable read; undefined when the key does not exist. */
   get(request: { node: number; key: string }): Promise<string | undefined>;
   /** The index of the node that leads now, if the nodes agree on one. */
