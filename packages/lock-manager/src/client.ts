@@ -10,6 +10,11 @@ import { LockModeSchema, type LockMode } from './messages.js';
  * `connect()` satisfies it). Failed requests reject with an error that carries a string `code`.
  */
 export interface ClusterConnection {
+  query(
+    service: string,
+    payload: unknown,
+    options?: { timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<unknown>;
   command(
     service: string,
     payload: unknown,
@@ -77,7 +82,7 @@ interface SessionState {
   readonly ttlMs: number;
   readonly handles: Set<Handle>;
   /** Outcomes of queued requests, by requestId, from pushes. */
-  readonly pending: Map<number, (push: RequestPush) => void>;
+  readonly pending: Map<number, { since: number; settle: (push: RequestPush) => void }>;
   /** Pushes that came before their request was registered (bounded). */
   readonly early: Map<number, RequestPush>;
   lastKeepaliveMs: number;
@@ -307,8 +312,8 @@ export class LockClient {
         clearInterval(session.timer);
         session.unsubscribe();
         for (const handle of [...session.handles]) handle.markLost('closed');
-        for (const resolve of session.pending.values()) {
-          resolve({
+        for (const { settle } of session.pending.values()) {
+          settle({
             type: 'refused',
             requestId: 0,
             code: 'CLOSED',
@@ -396,9 +401,12 @@ export class LockClient {
         );
       }, wait.timeoutMs + this.#options.answerSlackMs);
       signal?.addEventListener('abort', onAbort, { once: true });
-      session.pending.set(requestId, (push) => {
-        finish();
-        resolve(push);
+      session.pending.set(requestId, {
+        since: Date.now(),
+        settle: (push) => {
+          finish();
+          resolve(push);
+        },
       });
     });
   }
@@ -462,7 +470,7 @@ export class LockClient {
     }
     const waiter = session.pending.get(push.requestId);
     if (waiter !== undefined) {
-      waiter(push);
+      waiter.settle(push);
       return;
     }
     // A push ahead of its command's answer waits here; one nobody claims in time belongs to an
@@ -489,6 +497,7 @@ export class LockClient {
         { timeoutMs: session.ttlMs },
       );
       session.lastKeepaliveMs = Date.now();
+      await this.#recheckPending(session);
     } catch (error) {
       const code = codeOf(error);
       if (code === 'NOT_FOUND') this.#loseSession(session, 'expired');
@@ -498,13 +507,57 @@ export class LockClient {
     }
   }
 
+  /**
+   * Pushes sent while the connection was away (a node restart, a failover) are lost: every
+   * keep-alive asks the cluster about requests that have waited a while.
+   */
+  async #recheckPending(session: SessionState): Promise<void> {
+    const now = Date.now();
+    const stale = [...session.pending].filter(([, wait]) => now - wait.since >= 1000);
+    for (const [requestId, wait] of stale) {
+      const status = (await this.#options.connection.query('lock', {
+        op: 'request',
+        requestId,
+      })) as {
+        state?: string;
+        token?: number;
+        mode?: LockMode;
+        code?: string;
+        message?: string;
+      };
+      if (status.state === 'granted' && typeof status.token === 'number') {
+        wait.settle({
+          type: 'granted',
+          requestId,
+          token: status.token,
+          mode: status.mode ?? 'exclusive',
+        });
+      } else if (status.state === 'refused') {
+        wait.settle({
+          type: 'refused',
+          requestId,
+          code: status.code ?? 'TIMEOUT',
+          message: status.message ?? 'refused',
+        });
+      } else if (status.state === 'unknown') {
+        this.#cancel(session, requestId);
+        wait.settle({
+          type: 'refused',
+          requestId,
+          code: 'TIMEOUT',
+          message: `request ${requestId} is unknown to the cluster`,
+        });
+      }
+    }
+  }
+
   #loseSession(session: SessionState, reason: LockLossReason): void {
     clearInterval(session.timer);
     session.unsubscribe();
     if (this.#sessions.size > 0) this.#sessions.delete(session.ttlMs);
     for (const handle of [...session.handles]) handle.markLost(reason);
-    for (const [requestId, resolve] of session.pending) {
-      resolve({
+    for (const [requestId, { settle }] of session.pending) {
+      settle({
         type: 'refused',
         requestId,
         code: 'SESSION_LOST',

@@ -75,6 +75,8 @@ export const LockQuerySchema = z.discriminatedUnion('op', [
     after: z.string().max(1024).optional(),
     limit: z.number().int().min(1).max(LOCK_LIST_LIMIT_MAX).optional(),
   }),
+  /** Where a queued request stands (a client that may have missed its push asks this). */
+  z.strictObject({ op: z.literal('request'), requestId: z.number().int().min(1) }),
 ]);
 export type LockQuery = z.infer<typeof LockQuerySchema>;
 

@@ -451,5 +451,13 @@ describe('snapshots and request status', () => {
     driver.release('L', 'a');
     expect(driver.machine.requestStatus(c)).toMatchObject({ state: 'done', result: { ok: true } });
     expect(driver.machine.requestStatus(b)).toEqual({ state: 'unknown' });
+    expect(driver.machine.query({ op: 'request', requestId: c })).toEqual({
+      ok: true,
+      value: { state: 'granted', token: driver.index, mode: 'exclusive', holdCount: 1 },
+    });
+    expect(driver.machine.query({ op: 'request', requestId: b })).toEqual({
+      ok: true,
+      value: { state: 'unknown' },
+    });
   });
 });

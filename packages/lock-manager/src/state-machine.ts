@@ -578,6 +578,15 @@ class LockMachine {
     switch (request.op) {
       case 'get':
         return ok(this.view(request.name, this.table.record(request.name)));
+      case 'request': {
+        const status = this.requestStatus(request.requestId);
+        if (status.state !== 'done') return ok({ state: status.state });
+        return ok(
+          status.result.ok
+            ? { state: 'granted', ...status.result.value }
+            : { state: 'refused', code: status.result.code, message: status.result.message },
+        );
+      }
       case 'list': {
         const limit = request.limit ?? LOCK_LIST_LIMIT_MAX;
         const names = [...this.table.locks.keys()]
