@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  autoScaleAxis,
   BenchError,
   chartSpec,
   latencyPercentileChart,
@@ -169,6 +170,27 @@ describe('chart specs from results', () => {
     expect(svg).toContain('distsync');
     expect(svg).toContain('etcd');
     expect(svg).toContain('throughput');
+  });
+});
+
+describe('autoScaleAxis', () => {
+  it('turns log when the figures span more than the spread, linear otherwise', () => {
+    expect(autoScaleAxis('ops/s', [100, 2500])).toEqual({
+      title: 'ops/s, log scale',
+      scale: 'log',
+      base: 10,
+    });
+    expect(autoScaleAxis('ops/s', [100, 1500])).toEqual({ title: 'ops/s', scale: 'linear' });
+    expect(autoScaleAxis('ops/s', [])).toEqual({ title: 'ops/s', scale: 'linear' });
+    const chart = throughputChart({
+      id: 't',
+      title: 't',
+      series: {
+        distsync: [{ concurrency: 1, opsPerSecond: 10 }],
+        redis: [{ concurrency: 1, opsPerSecond: 900 }],
+      },
+    });
+    expect(chart.y.scale).toBe('log');
   });
 });
 

@@ -39,6 +39,7 @@ export {
 } from './harness/report.js';
 export type { Better, Row } from './harness/report.js';
 export {
+  autoScaleAxis,
   chartSpec,
   latencyPercentileChart,
   memoryChart,

@@ -169,6 +169,18 @@ export async function renderCharts(
   return rendered;
 }
 
+/**
+ * A linear y axis, or a log one when the figures span more than `spread` times (a peer 50x
+ * faster would flatten every other line to the floor of a linear chart).
+ */
+export function autoScaleAxis(title: string, values: readonly number[], spread = 20): ChartAxis {
+  const positive = values.filter((value) => value > 0);
+  if (positive.length > 0 && Math.max(...positive) / Math.min(...positive) > spread) {
+    return { title: `${title}, log scale`, scale: 'log', base: 10 };
+  }
+  return { title, scale: 'linear' };
+}
+
 // ---- Builders for the charts every suite draws ----------------------------------------------
 
 /** A measured load level, as `runClosedLoop` returns it. */
@@ -196,7 +208,10 @@ export function throughputChart(options: {
     ...(options.subtitle === undefined ? {} : { subtitle: options.subtitle }),
     xKind: 'quantitative',
     x: { title: 'concurrent clients', scale: 'log', base: 2 },
-    y: { title: 'ops/s (higher is better)', scale: 'linear' },
+    y: autoScaleAxis(
+      'ops/s (higher is better)',
+      points.map((point) => point.y),
+    ),
     points,
   };
 }
@@ -303,12 +318,17 @@ export function valueSizeChart(options: {
     Record<string, readonly { valueBytes: number; opsPerSecond: number | undefined }[] | undefined>
   >;
 }): Chart {
+  const figures = Object.values(options.series).flatMap((values) =>
+    (values ?? []).flatMap((value) =>
+      value.opsPerSecond === undefined ? [] : [value.opsPerSecond],
+    ),
+  );
   return seriesChart({
     id: options.id,
     title: options.title,
     ...(options.subtitle === undefined ? {} : { subtitle: options.subtitle }),
     x: { title: 'value size, bytes', scale: 'log', base: 2 },
-    y: { title: 'ops/s (higher is better)', scale: 'linear' },
+    y: autoScaleAxis('ops/s (higher is better)', figures),
     series: Object.fromEntries(
       Object.entries(options.series).map(([series, values]) => [
         series,
