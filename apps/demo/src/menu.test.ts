@@ -61,8 +61,9 @@ describe('distsync-demo menu', () => {
   it('runs the scenario chosen with the arrow keys, comes back to the menu, and Exit stops every node', async () => {
     const menu = startMenu();
     await promptShown(menu, 1);
-    expect(menu.screen()).toMatch(/1\. Raft[\s\S]*2\. Cluster status[\s\S]*Exit/);
-    menu.keys(KEY_DOWN);
+    expect(menu.screen()).toMatch(/1\. Locks[\s\S]*\d\. Raft[\s\S]*\d\. Cluster status[\s\S]*Exit/);
+    const position = Number(/(\d+)\. Cluster status/.exec(menu.screen())?.[1]);
+    for (let press = 1; press < position; press += 1) menu.keys(KEY_DOWN);
     menu.keys(KEY_ENTER);
     await waitFor(
       'the status scenario to finish',

@@ -29,6 +29,7 @@ export async function runScenario(
   const startedMs = Date.now();
   const checks: CheckResult[] = [];
   const connections: ClusterConnection[] = [];
+  const cleanups: (() => Promise<unknown> | undefined)[] = [];
   const context: ScenarioContext = {
     ui,
     cluster,
@@ -46,6 +47,9 @@ export async function runScenario(
       connections.push(connection);
       return connection;
     },
+    defer(cleanup) {
+      cleanups.push(cleanup);
+    },
     check(text, ok) {
       checks.push({ text, ok });
       ui.outcome({ ok, text });
@@ -61,6 +65,11 @@ export async function runScenario(
     error = describeError(thrown);
     ui.outcome({ ok: false, text: `the scenario stopped: ${error}` });
   } finally {
+    for (const cleanup of cleanups.reverse()) {
+      await Promise.resolve()
+        .then(cleanup)
+        .catch(() => undefined);
+    }
     await Promise.allSettled(connections.map((connection) => connection.close()));
   }
   const report: ScenarioReport = {

@@ -36,7 +36,7 @@ describe('distsync-demo scenario mode', () => {
     expect(code, output).toBe(0);
     expect(output).toMatch(/✔ \w+ elected leader in term (\d+) \(> \d+\)/);
     expect(output).toMatch(/✔ n\d is a follower of n\d in term \d+, applied index (\d+) >= \1/);
-    for (const name of ['raft', 'status', 'kv']) {
+    for (const name of ['locks', 'raft', 'status', 'kv']) {
       expect(output).toMatch(new RegExp(`✔ ${name}\\s+(\\d+)/\\1 checks passed`));
     }
     expect(output).not.toContain('✘');
@@ -47,7 +47,7 @@ describe('distsync-demo scenario mode', () => {
   it('refuses an unknown scenario with exit 2 before starting any node', async () => {
     const demo = runDemoCli(['--scenario', 'nope', '--base-port', '0']);
     expect(await demo.exited).toBe(2);
-    expect(demo.output()).toContain('unknown scenario "nope": one of raft, status');
+    expect(demo.output()).toMatch(/unknown scenario "nope": one of locks, .*raft, status, kv, all/);
     expect(demo.output()).not.toContain('starting');
   });
 

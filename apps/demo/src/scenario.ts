@@ -14,6 +14,8 @@ export interface ScenarioContext {
   readonly prefix: string;
   /** Opens a client connection (transport-ws `connect()`), closed when the scenario ends. */
   connect(options?: { clientId?: string }): Promise<ClusterConnection>;
+  /** Runs `cleanup` when the scenario ends (before its connections close), last first. */
+  defer(cleanup: () => Promise<unknown> | undefined): void;
   /** Records and prints a checked outcome; returns `ok`. */
   check(text: string, ok: boolean): boolean;
 }
