@@ -1,10 +1,15 @@
 // The workloads the CLI can run, by name.
 import { TestkitError } from '../errors.js';
 import { KvWorkload } from './kv.js';
+import { LockWorkload } from './lock.js';
+import { QueueWorkload } from './queue.js';
 import type { Workload } from './types.js';
 
 const FACTORIES: Readonly<Record<string, () => Workload>> = {
   kv: () => new KvWorkload(),
+  lock: () => new LockWorkload(),
+  queue: () => new QueueWorkload(),
+  cache: () => new KvWorkload({ service: 'cache' }),
 };
 
 export const WORKLOAD_NAMES: readonly string[] = Object.keys(FACTORIES);

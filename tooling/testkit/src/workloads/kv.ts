@@ -13,6 +13,11 @@ import {
 } from './types.js';
 
 export interface KvWorkloadOptions {
+  /**
+   * `kv` (default): read, write and CAS through /v1/kv. `cache`: read and write through
+   * /v1/cache, each read answered by the node's own cache (MESI), checked as the same registers.
+   */
+  readonly service?: 'kv' | 'cache';
   readonly keys?: number;
   readonly clients?: number;
   /** Client-side timeout of one request; default 4000 (nodes answer TIMEOUT after 2000). */
@@ -53,13 +58,15 @@ interface Known {
 }
 
 export class KvWorkload implements Workload {
-  readonly name = 'kv';
+  readonly name: 'kv' | 'cache';
   readonly #options: Required<KvWorkloadOptions>;
   readonly #ops: KvOp[] = [];
   #counter = 0;
 
   constructor(options: KvWorkloadOptions = {}) {
+    this.name = options.service ?? 'kv';
     this.#options = {
+      service: this.name,
       keys: options.keys ?? 6,
       clients: options.clients ?? 6,
       requestTimeoutMs: options.requestTimeoutMs ?? 4000,
@@ -89,7 +96,8 @@ export class KvWorkload implements Workload {
       const key = `k${random.int(0, this.#options.keys - 1)}`;
       const roll = random.next();
       const seen = known.get(key);
-      if (roll < 0.5 || (roll >= 0.75 && seen === undefined)) {
+      const noCas = this.name === 'cache' || seen === undefined;
+      if (roll < 0.5 || (roll >= 0.75 && noCas)) {
         const op = await this.#read(context, { process, node, key });
         if (op.status === 'ok')
           known.set(key, { value: op.readValue ?? null, version: op.version ?? 0 });
@@ -125,7 +133,7 @@ export class KvWorkload implements Workload {
   }
 
   #url(context: WorkloadContext, at: { node: number; key: string }, suffix = ''): string {
-    return `${context.cluster.url(at.node)}/v1/kv/${encodeURIComponent(at.key)}${suffix}`;
+    return `${context.cluster.url(at.node)}/v1/${this.name}/${encodeURIComponent(at.key)}${suffix}`;
   }
 
   /** Records the end of a write or cas; unknown outcomes keep returnMs null. */
@@ -282,7 +290,7 @@ export class KvWorkload implements Workload {
       versionOf.set(value, { version: op.version, op: op.id });
     }
     return {
-      checker: 'kv-versions',
+      checker: `${this.name}-versions`,
       valid: conflicts.length === 0,
       summary:
         conflicts.length === 0
