@@ -125,15 +125,17 @@ describe('locks on a cluster of processes', () => {
     const resource = new FencedResource();
     const clients = await Promise.all([0, 1, 2].map((index) => newClient(index)));
     const endAt = Date.now() + 14_000;
-    let refusals = 0;
+    const refusals = new Map<string, number>();
     const worker = async (index: number): Promise<void> => {
       const client = clients[index]!;
       while (Date.now() < endAt) {
         let handle;
         try {
           handle = await client.acquire('fenced', { timeoutMs: 6000 });
-        } catch {
-          refusals += 1;
+        } catch (error) {
+          const code = (error as { code?: string }).code ?? 'unknown';
+          refusals.set(code, (refusals.get(code) ?? 0) + 1);
+          await new Promise((resolve) => setTimeout(resolve, 50));
           continue;
         }
         if (resource.enter(index, handle.token)) {
@@ -163,7 +165,7 @@ describe('locks on a cluster of processes', () => {
     await Promise.all([worker(0), worker(1), worker(2), faults()]);
     await Promise.all(clients.map((client) => client.close()));
     console.log(
-      `fenced: ${resource.accepted.length} critical sections, ${resource.rejectedStale} stale tokens refused, ${refusals} acquire failures, ${kills} leader kills`,
+      `fenced: ${resource.accepted.length} critical sections, ${resource.rejectedStale} stale tokens refused, acquire failures ${JSON.stringify(Object.fromEntries(refusals))}, ${kills} leader kills`,
     );
     expect(kills).toBeGreaterThanOrEqual(2);
     expect(resource.overlaps).toEqual([]);

@@ -376,9 +376,11 @@ export class LockClient {
       };
       const giveUp = (error: LockError): void => {
         finish();
-        // The cancel releases a grant that raced the give-up, so nobody holds it unknowingly.
-        this.#cancel(session, requestId);
-        reject(error);
+        // The cancel releases a grant that raced the give-up, so nobody holds it unknowingly;
+        // the caller hears of the give-up once it applied, so its next acquire starts clean.
+        void this.#cancel(session, requestId).then(() => {
+          reject(error);
+        });
       };
       if (signal?.aborted === true) {
         queueMicrotask(() => {
@@ -411,8 +413,8 @@ export class LockClient {
     });
   }
 
-  #cancel(session: SessionState, requestId: number): void {
-    this.#options.connection
+  async #cancel(session: SessionState, requestId: number): Promise<void> {
+    await this.#options.connection
       .command('lock', { op: 'cancel', requestId, sessionId: session.sessionId })
       .catch(() => undefined);
   }
@@ -480,7 +482,7 @@ export class LockClient {
     const claimBy = setTimeout(() => {
       if (session.early.get(push.requestId) !== push) return;
       session.early.delete(push.requestId);
-      if (push.type === 'granted') this.#cancel(session, push.requestId);
+      if (push.type === 'granted') void this.#cancel(session, push.requestId);
     }, this.#options.answerSlackMs);
     claimBy.unref();
     for (const oldest of session.early.keys()) {
@@ -540,7 +542,7 @@ export class LockClient {
           message: status.message ?? 'refused',
         });
       } else if (status.state === 'unknown') {
-        this.#cancel(session, requestId);
+        void this.#cancel(session, requestId);
         wait.settle({
           type: 'refused',
           requestId,
