@@ -281,6 +281,12 @@ export async function runKvValueSizeSuite(options: {
         `${VALUE_SIZE_CONCURRENCY} closed-loop clients over ${VALUE_SIZE_KEY_SPACE} keys per size, ` +
         `${bench.durationMs} ms per size after ${bench.warmupMs} ms warm-up` +
         (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
+      ...(systems.includes(redisSystem)
+        ? [
+            'redis is ONE unreplicated node (appendfsync always): a write is acknowledged by one ' +
+              'fsync on one machine, not by a quorum of three',
+          ]
+        : []),
     ],
     rows,
     columns,

@@ -115,6 +115,12 @@ export async function runKvSuite(options: {
       `workload: ${KV_VALUE_BYTES}-byte values over ${KV_KEY_SPACE} keys, closed-loop clients spread ` +
         `round-robin over the three nodes, ${bench.durationMs} ms per level after ${bench.warmupMs} ms warm-up` +
         (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
+      ...(systems.includes(redisSystem)
+        ? [
+            'redis is ONE unreplicated node (appendfsync always): a write is acknowledged by one ' +
+              'fsync on one machine, not by a quorum of three; no failover row',
+          ]
+        : []),
     ],
     rows,
     columns,
