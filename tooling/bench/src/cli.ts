@@ -7,9 +7,10 @@ import { cleanupAll, installCleanupHandlers } from './harness/processes.js';
 import { parseOptions, USAGE } from './options.js';
 import { runKvGrowthSuite } from './suites/kv-growth.js';
 import { runKvValueSizeSuite } from './suites/kv-value-size.js';
+import { runQueueSuite } from './suites/queue.js';
 import { runKvSuite } from './suites/run-kv.js';
 
-const SUITES = ['kv', 'kv-value-size', 'kv-growth'] as const;
+const SUITES = ['kv', 'kv-value-size', 'kv-growth', 'queue'] as const;
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -49,6 +50,11 @@ async function main(): Promise<number> {
       }
       case 'kv-growth': {
         const output = await runKvGrowthSuite({ bench: options, resultsDir, log });
+        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
+        break;
+      }
+      case 'queue': {
+        const output = await runQueueSuite({ bench: options, resultsDir, log });
         process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
         break;
       }

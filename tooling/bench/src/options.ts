@@ -49,6 +49,8 @@ suites:
   kv                    kv puts and linearizable gets, failover, RSS, first write (vs etcd, Redis)
   kv-value-size         kv put/get throughput and latency per value size, 100 B to 64 KiB
   kv-growth             load --keys keys; RSS per node and put/get latency at 10k, 100k, 1M
+  queue                 queue sends (single, batched), receive+ack, end-to-end latency
+                        (vs BullMQ, RabbitMQ quorum queue, NATS JetStream)
   all                   every registered suite, one after the other
 
 options:

@@ -1,0 +1,408 @@
+// The queue suite's systems: distsync (three `distsync node` processes, QueueClient over
+// @distsync/transport-ws) and the brokers already running on the machine: BullMQ on Redis, a
+// RabbitMQ quorum queue (publisher confirms, manual acks) and a NATS JetStream stream with file
+// storage. A broker that cannot be reached is reported as skipped, never silently left out.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import amqp from 'amqplib';
+import { Queue, Worker } from 'bullmq';
+import { AckPolicy, connect as natsConnect, RetentionPolicy, StorageType, StringCodec } from 'nats';
+import { connect, type ClusterConnection } from '@distsync/transport-ws';
+import { QueueClient } from '@distsync/queue';
+import { ClusterProcesses, type NodeSpec } from '../harness/cluster.js';
+import { freePorts } from '../harness/ports.js';
+import { waitUntil } from '../harness/wait.js';
+import { workspaceRoot } from './distsync.js';
+
+/** One queue of a system, as the suite drives it. Bodies are strings of 100 bytes. */
+export interface QueueTarget {
+  /** One message per request; resolves once the system says it is durable. */
+  send(body: string): Promise<void>;
+  /** Many messages; resolves once all are durable. */
+  sendBatch(bodies: readonly string[]): Promise<void>;
+  /** Starts consuming with acks; `onMessage` runs once per delivery before its ack. */
+  consume(onMessage: (body: string) => void): Promise<{ stop(): Promise<void> }>;
+}
+
+export interface QueueBackend {
+  queue(name: string): Promise<QueueTarget>;
+  close(): Promise<void>;
+}
+
+export interface QueueSystem {
+  readonly name: string;
+  readonly description: string;
+  /** Starts or connects; rejects with the reason when the system is not available. */
+  launch(log: (line: string) => void): Promise<QueueBackend>;
+}
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`${what}: no answer within ${ms} ms`));
+    }, ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+// ---- distsync -------------------------------------------------------------------------------
+
+function distsyncSpecs(input: { rootDir: string; ports: readonly number[] }): NodeSpec[] {
+  const ids = ['n1', 'n2', 'n3'];
+  const secret = randomBytes(24).toString('hex');
+  const appDir = join(workspaceRoot(), 'apps', 'node');
+  const address = (index: number): string => `127.0.0.1:${input.ports[index]!}`;
+  return ids.map((id, index) => ({
+    id,
+    origin: `http://${address(index)}`,
+    command: process.execPath,
+    cwd: appDir,
+    // From source through tsx: the suite does not depend on a fresh build of every package.
+    args: [
+      ...['--import', 'tsx', '--conditions', '@distsync/source', join(appDir, 'src', 'cli.ts')],
+      'node',
+      ...['--id', id, '--port', String(input.ports[index]!)],
+      ...[
+        '--peers',
+        ids
+          .map((peer, peerIndex) => `${peer}=${address(peerIndex)}`)
+          .filter((_, peerIndex) => peerIndex !== index)
+          .join(','),
+      ],
+      ...['--data-dir', ClusterProcesses.dataDir(input.rootDir, id)],
+      ...['--cluster-id', 'distsync-queue-bench', '--secret', secret],
+      ...['--log-level', 'warn', '--log-format', 'json'],
+    ],
+    env: { ...process.env, NODE_ENV: 'production' },
+  }));
+}
+
+async function readyAll(specs: readonly NodeSpec[]): Promise<boolean> {
+  const answers = await Promise.all(
+    specs.map((spec) =>
+      fetch(`${spec.origin}/ready`, { signal: AbortSignal.timeout(1000) })
+        .then((response) => response.status === 200)
+        .catch(() => false),
+    ),
+  );
+  return answers.every(Boolean);
+}
+
+class DistsyncBackend implements QueueBackend {
+  readonly #processes: ClusterProcesses;
+  readonly #connections: ClusterConnection[];
+  readonly #clients: QueueClient[];
+  #next = 0;
+
+  constructor(processes: ClusterProcesses, connections: ClusterConnection[]) {
+    this.#processes = processes;
+    this.#connections = connections;
+    this.#clients = connections.map((connection) => new QueueClient({ connection }));
+  }
+
+  #client(): QueueClient {
+    this.#next = (this.#next + 1) % this.#clients.length;
+    return this.#clients[this.#next]!;
+  }
+
+  queue(name: string): Promise<QueueTarget> {
+    const target: QueueTarget = {
+      send: async (body) => {
+        await this.#client().send(name, body);
+      },
+      sendBatch: async (bodies) => {
+        await this.#client().sendBatch(
+          name,
+          bodies.map((body) => ({ body })),
+        );
+      },
+      consume: (onMessage) => this.#consume(name, onMessage),
+    };
+    return Promise.resolve(target);
+  }
+
+  /** One consumer per node connection, each with its own session and prefetch credit. */
+  #consume(name: string, onMessage: (body: string) => void): Promise<{ stop(): Promise<void> }> {
+    const controller = new AbortController();
+    const consumers = this.#connections.map((connection) => new QueueClient({ connection }));
+    const loops = consumers.map(async (client) => {
+      const acks = new Set<Promise<void>>();
+      try {
+        for await (const message of client.consume(name, {
+          prefetch: 256,
+          waitMs: 500,
+          signal: controller.signal,
+        })) {
+          onMessage(message.body as string);
+          // Acks are not awaited one by one: the node packs concurrent acks into one entry.
+          const ack = message.ack().catch(() => undefined);
+          acks.add(ack);
+          void ack.then(() => acks.delete(ack));
+          if (controller.signal.aborted) break;
+        }
+      } catch {
+        // Stopping aborts a waiting receive.
+      }
+      await Promise.allSettled([...acks]);
+    });
+    return Promise.resolve({
+      stop: async () => {
+        controller.abort();
+        await Promise.all(loops);
+        await Promise.all(consumers.map((client) => client.close()));
+      },
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#clients.map((client) => client.close()));
+    await Promise.all(this.#connections.map((connection) => connection.close()));
+    await this.#processes.stopAll({ removeData: true });
+  }
+}
+
+export const distsyncQueueSystem: QueueSystem = {
+  name: 'distsync',
+  description:
+    'distsync three `distsync node` processes (apps/node from source through tsx, FileStorage with ' +
+    'fdatasync before acknowledging), @distsync/queue QueueClient over @distsync/transport-ws, one ' +
+    'connection per node; sends and acks arriving together share a Raft entry (group commit); ' +
+    'consumers: one consume() per connection, prefetch 256',
+  async launch(log) {
+    const rootDir = ClusterProcesses.makeRoot('distsync-queue');
+    const specs = distsyncSpecs({ rootDir, ports: await freePorts(3) });
+    const processes = new ClusterProcesses({ system: 'distsync', specs, rootDir });
+    processes.startAll();
+    try {
+      await waitUntil(() => readyAll(specs), {
+        what: 'distsync cluster ready',
+        timeoutMs: 30_000,
+        processes: processes.running(),
+      });
+      const endpoints = specs.map((spec) => spec.origin.replace(/^http:/, 'ws:'));
+      const connections = await Promise.all(
+        endpoints.map((_, index) =>
+          connect([...endpoints.slice(index), ...endpoints.slice(0, index)], {
+            maxPendingRequests: 4096,
+            requestTimeoutMs: 10_000,
+          }),
+        ),
+      );
+      log('distsync: three nodes ready');
+      return new DistsyncBackend(processes, connections);
+    } catch (error) {
+      await processes.stopAll({ removeData: true });
+      throw error;
+    }
+  },
+};
+
+// ---- BullMQ on Redis ------------------------------------------------------------------------
+
+function redisConnection(): { host: string; port: number; maxRetriesPerRequest: null } {
+  const url = new URL(REDIS_URL);
+  return { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
+}
+
+export const bullmqSystem: QueueSystem = {
+  name: 'bullmq',
+  description:
+    'BullMQ (Queue.add / addBulk, Worker with concurrency 64, jobs removed on completion) on the ' +
+    `Redis at ${REDIS_URL} (its own persistence settings; a BullMQ add is acknowledged from memory)`,
+  async launch() {
+    const prefix = `distsync-bench-${randomBytes(4).toString('hex')}`;
+    const queues: Queue[] = [];
+    const probe = new Queue('probe', { connection: redisConnection(), prefix });
+    queues.push(probe);
+    try {
+      await withTimeout(probe.waitUntilReady(), 3000, `Redis at ${REDIS_URL}`);
+    } catch (error) {
+      await probe.close().catch(() => undefined);
+      throw error;
+    }
+    return {
+      queue: (name) => {
+        const queue = new Queue(name, { connection: redisConnection(), prefix });
+        queues.push(queue);
+        const jobOptions = { removeOnComplete: true, removeOnFail: true };
+        const target: QueueTarget = {
+          send: async (body) => {
+            await queue.add('m', { body }, jobOptions);
+          },
+          sendBatch: async (bodies) => {
+            await queue.addBulk(
+              bodies.map((body) => ({ name: 'm', data: { body }, opts: jobOptions })),
+            );
+          },
+          consume: (onMessage) => {
+            const worker = new Worker(
+              name,
+              (job) => {
+                onMessage((job.data as { body: string }).body);
+                return Promise.resolve();
+              },
+              { connection: redisConnection(), prefix, concurrency: 64 },
+            );
+            return Promise.resolve({ stop: () => worker.close() });
+          },
+        };
+        return Promise.resolve(target);
+      },
+      close: async () => {
+        for (const queue of queues) {
+          await queue.obliterate({ force: true }).catch(() => undefined);
+          await queue.close().catch(() => undefined);
+        }
+      },
+    };
+  },
+};
+
+// ---- RabbitMQ quorum queue ------------------------------------------------------------------
+
+export const rabbitmqSystem: QueueSystem = {
+  name: 'rabbitmq',
+  description:
+    'RabbitMQ quorum queue (x-queue-type quorum, persistent messages) through amqplib: a confirm ' +
+    'channel, each send resolved by its publisher confirm; a consumer channel with prefetch 256 and ' +
+    'manual acks',
+  async launch() {
+    const connection = await withTimeout(amqp.connect(AMQP_URL), 3000, `RabbitMQ at ${AMQP_URL}`);
+    const channels: amqp.Channel[] = [];
+    const created: string[] = [];
+    const publisher = await connection.createConfirmChannel();
+    channels.push(publisher);
+    const publish = (queue: string, body: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        publisher.sendToQueue(queue, Buffer.from(body), { persistent: true }, (error: unknown) => {
+          if (error === null || error === undefined) resolve();
+          else reject(error instanceof Error ? error : new Error('the publish was not confirmed'));
+        });
+      });
+    return {
+      queue: async (name) => {
+        const queue = `distsync-bench-${name}-${randomBytes(3).toString('hex')}`;
+        await publisher.assertQueue(queue, {
+          durable: true,
+          arguments: { 'x-queue-type': 'quorum' },
+        });
+        created.push(queue);
+        return {
+          send: (body) => publish(queue, body),
+          sendBatch: async (bodies) => {
+            await Promise.all(bodies.map((body) => publish(queue, body)));
+          },
+          consume: async (onMessage) => {
+            const channel = await connection.createChannel();
+            channels.push(channel);
+            await channel.prefetch(256);
+            const { consumerTag } = await channel.consume(
+              queue,
+              (message) => {
+                if (message === null) return;
+                onMessage(message.content.toString());
+                channel.ack(message);
+              },
+              { noAck: false },
+            );
+            return {
+              stop: async () => {
+                await channel.cancel(consumerTag);
+              },
+            };
+          },
+        };
+      },
+      close: async () => {
+        for (const queue of created) await publisher.deleteQueue(queue).catch(() => undefined);
+        for (const channel of channels) await channel.close().catch(() => undefined);
+        await connection.close().catch(() => undefined);
+      },
+    };
+  },
+};
+
+// ---- NATS JetStream -------------------------------------------------------------------------
+
+export const natsSystem: QueueSystem = {
+  name: 'nats',
+  description:
+    'NATS JetStream stream with file storage and work-queue retention, js.publish awaiting each ' +
+    'PubAck; a durable pull consumer with explicit acks (consume(), max 256 messages buffered)',
+  async launch() {
+    const nc = await withTimeout(
+      natsConnect({ servers: NATS_URL, timeout: 3000 }),
+      4000,
+      `NATS at ${NATS_URL}`,
+    );
+    const jsm = await nc.jetstreamManager();
+    const js = nc.jetstream();
+    const codec = StringCodec();
+    const streams: string[] = [];
+    return {
+      queue: async (name) => {
+        const stream = `distsync_bench_${name.replace(/[^A-Za-z0-9]/g, '_')}_${randomBytes(3).toString('hex')}`;
+        await jsm.streams.add({
+          name: stream,
+          subjects: [stream],
+          storage: StorageType.File,
+          retention: RetentionPolicy.Workqueue,
+        });
+        streams.push(stream);
+        return {
+          send: async (body) => {
+            await js.publish(stream, codec.encode(body));
+          },
+          sendBatch: async (bodies) => {
+            await Promise.all(bodies.map((body) => js.publish(stream, codec.encode(body))));
+          },
+          consume: async (onMessage) => {
+            await jsm.consumers.add(stream, {
+              durable_name: 'bench',
+              ack_policy: AckPolicy.Explicit,
+              max_ack_pending: 4096,
+            });
+            const consumer = await js.consumers.get(stream, 'bench');
+            const messages = await consumer.consume({ max_messages: 256 });
+            const loop = (async () => {
+              for await (const message of messages) {
+                onMessage(codec.decode(message.data));
+                message.ack();
+              }
+            })();
+            return {
+              stop: async () => {
+                await messages.close();
+                await loop.catch(() => undefined);
+              },
+            };
+          },
+        };
+      },
+      close: async () => {
+        for (const stream of streams) await jsm.streams.delete(stream).catch(() => false);
+        await nc.close();
+      },
+    };
+  },
+};
+
+export const QUEUE_SYSTEMS: readonly QueueSystem[] = [
+  distsyncQueueSystem,
+  bullmqSystem,
+  rabbitmqSystem,
+  natsSystem,
+];
