@@ -2,11 +2,13 @@
 import type { Scenario } from '../scenario.js';
 import { kvScenario } from './kv.js';
 import { locksScenario } from './locks.js';
+import { queueScenario } from './queue.js';
 import { raftScenario } from './raft.js';
 import { statusScenario } from './status.js';
 
 export const SCENARIOS: readonly Scenario[] = [
   locksScenario,
+  queueScenario,
   raftScenario,
   statusScenario,
   kvScenario,
