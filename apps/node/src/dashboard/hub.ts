@@ -11,6 +11,8 @@ import type {
   DashboardNode,
   NodeDashboardView,
   NodeStatusView,
+  ServiceDetail,
+  ServiceDetails,
   TimelineEvent,
 } from './snapshot.js';
 import { mergeTimelines, Timeline } from './timeline.js';
@@ -21,6 +23,11 @@ export const DEFAULT_REFRESH_INTERVAL_MS = 500;
 export const DEFAULT_PEER_TIMEOUT_MS = 1000;
 /** A peer's answer larger than this is refused. */
 export const PEER_ANSWER_BYTES_MAX = 1024 * 1024;
+/** Queues whose stats a snapshot carries (the first ones by name). */
+export const QUEUE_DETAILS_MAX = 20;
+
+/** A GET through the node's own HTTP routes (in process), for the services' lists. */
+export type LocalRequest = (path: string) => Promise<{ status: number; body: unknown }>;
 
 export interface DashboardHubOptions {
   readonly nodeId: string;
@@ -72,6 +79,9 @@ export class DashboardHub {
   readonly #offRole: () => void;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
+  #detailsRefreshing: Promise<void> | undefined;
+  #localRequest: LocalRequest | undefined;
+  #details: { locks?: ServiceDetail; queues?: ServiceDetail } = {};
   #lastPushed = '';
 
   constructor(options: DashboardHubOptions) {
@@ -93,8 +103,13 @@ export class DashboardHub {
 
   /** A fresh snapshot (the peers are asked now). */
   async snapshot(): Promise<ClusterSnapshot> {
-    await this.#refresh();
+    await Promise.all([this.#refresh(), this.#refreshDetails()]);
     return this.#build();
+  }
+
+  /** How the hub reads the services' lists (locks, queues) through the node's own routes. */
+  useLocalRequests(request: LocalRequest): void {
+    this.#localRequest = request;
   }
 
   get watchers(): number {
@@ -134,8 +149,40 @@ export class DashboardHub {
   }
 
   async #refreshAndPush(): Promise<void> {
+    // Service reads go through Raft and may wait for a leader: they never hold the peers' view.
+    void this.#refreshDetails().then(() => {
+      this.#push();
+    });
     await this.#refresh();
     this.#push();
+  }
+
+  #refreshDetails(): Promise<void> {
+    this.#detailsRefreshing ??= this.#readDetails().finally(() => {
+      this.#detailsRefreshing = undefined;
+    });
+    return this.#detailsRefreshing;
+  }
+
+  async #readDetails(): Promise<void> {
+    const get = this.#localRequest;
+    if (get === undefined) return;
+    if (this.#options.raft.status().leaderId === null) {
+      this.#details = {
+        ...(this.#details.locks === undefined
+          ? {}
+          : { locks: { ...this.#details.locks, error: 'no leader is known' } }),
+        ...(this.#details.queues === undefined
+          ? {}
+          : { queues: { ...this.#details.queues, error: 'no leader is known' } }),
+      };
+      return;
+    }
+    const [locks, queues] = await Promise.all([read(get, '/v1/locks'), readQueues(get)]);
+    this.#details = {
+      ...detailOf(this.#details.locks, locks),
+      ...detailOf(this.#details.queues, queues, 'queues'),
+    };
   }
 
   #push(): void {
@@ -261,12 +308,65 @@ export class DashboardHub {
       ...this.timeline.events(),
       ...[...this.#peers.values()].flatMap((peer) => peer.timeline),
     ];
+    const details: ServiceDetails = { ...this.#details };
     return {
       servedBy: self.id,
       atMs: Date.now(),
       leader,
       nodes,
       timeline: mergeTimelines(events),
+      details,
     };
   }
+}
+
+type ReadOutcome = { ok: true; value: unknown } | { ok: false; error: string } | 'absent';
+
+/** One GET through the node's own routes; `absent` when the route does not exist. */
+async function read(get: LocalRequest, path: string): Promise<ReadOutcome> {
+  try {
+    const answer = await get(path);
+    if (answer.status === 200) return { ok: true, value: answer.body };
+    const error = isRecord(answer.body) && isRecord(answer.body.error) ? answer.body.error : {};
+    const message = typeof error.message === 'string' ? error.message : `HTTP ${answer.status}`;
+    if (answer.status === 404 && message.startsWith('no route')) return 'absent';
+    const code = typeof error.code === 'string' ? error.code : `HTTP ${answer.status}`;
+    return { ok: false, error: `${code}: ${message}` };
+  } catch (error) {
+    return { ok: false, error: describe(error) };
+  }
+}
+
+/** The queue list, then the stats of the first QUEUE_DETAILS_MAX queues. */
+async function readQueues(get: LocalRequest): Promise<ReadOutcome> {
+  const list = await read(get, '/v1/queues');
+  if (list === 'absent' || !list.ok) return list;
+  const queues = isRecord(list.value) && Array.isArray(list.value.queues) ? list.value.queues : [];
+  const names = queues.flatMap((queue) =>
+    isRecord(queue) && typeof queue.name === 'string' ? [queue.name] : [],
+  );
+  const stats = await Promise.all(
+    names.slice(0, QUEUE_DETAILS_MAX).map(async (name) => {
+      const answer = await read(get, `/v1/queues/${encodeURIComponent(name)}/stats`);
+      if (answer !== 'absent' && answer.ok) return answer.value;
+      return { queue: name, error: answer === 'absent' ? 'no stats route' : answer.error };
+    }),
+  );
+  return {
+    ok: true,
+    value: { queues: stats, more: Math.max(0, names.length - QUEUE_DETAILS_MAX) },
+  };
+}
+
+/** The new detail under `key` (`locks` unless told), keeping the last value when a read fails. */
+function detailOf(
+  before: ServiceDetail | undefined,
+  outcome: ReadOutcome,
+  key: 'locks' | 'queues' = 'locks',
+): Partial<Record<'locks' | 'queues', ServiceDetail>> {
+  if (outcome === 'absent') return {};
+  const detail: ServiceDetail = outcome.ok
+    ? { value: outcome.value, atMs: Date.now(), error: null }
+    : { value: before?.value ?? null, atMs: before?.atMs ?? null, error: outcome.error };
+  return { [key]: detail };
 }

@@ -20,8 +20,14 @@ export const SSE_PENDING_WRITES_MAX = 4;
 /** A comment line that keeps proxies from closing an idle stream. */
 export const SSE_KEEPALIVE_MS = 2500;
 
+/** What the routes use of the hub. */
+export type DashboardSource = Pick<
+  DashboardHub,
+  'localView' | 'snapshot' | 'watch' | 'useLocalRequests'
+>;
+
 export interface DashboardRoutesOptions {
-  readonly hub: DashboardHub;
+  readonly hub: DashboardSource;
   readonly token: string | undefined;
   /** Where the built page is (dist/ui). */
   readonly uiDirectory: string;
@@ -77,7 +83,7 @@ function mountStatic(app: Hono, uiDirectory: string): void {
   });
 }
 
-function streamSnapshots(c: Context, hub: DashboardHub): Response {
+function streamSnapshots(c: Context, hub: DashboardSource): Response {
   for (const [name, value] of Object.entries(CORS_HEADERS)) c.header(name, value);
   c.header('cache-control', 'no-store');
   return streamSSE(c, async (stream) => {
@@ -110,6 +116,21 @@ function streamSnapshots(c: Context, hub: DashboardHub): Response {
 export function mountDashboard(app: Hono, options: DashboardRoutesOptions): void {
   const { hub } = options;
   const authorized = tokenCheck(options.token);
+  // The hub reads the services' lists through this same app (every route is mounted by the time
+  // a page watches), with the token the routes expect.
+  const headers: Record<string, string> =
+    options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
+  hub.useLocalRequests(async (path) => {
+    const response = await app.request(path, { headers });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Not JSON: keep the text.
+    }
+    return { status: response.status, body };
+  });
   mountStatic(app, options.uiDirectory);
   // Preflights of cross-origin requests carry no token: they are answered before any auth.
   for (const path of ['/ui/api/*', '/ui/events', '/v1/cluster/*']) {

@@ -84,6 +84,27 @@ export interface DashboardNode {
   readonly status: NodeStatusView | null;
 }
 
+/** A detail read through one of the serving node's own REST routes. */
+export interface ServiceDetail {
+  /** The last answer read (kept while later reads fail), or null. */
+  readonly value: unknown;
+  /** When `value` was read (serving node's clock), or null. */
+  readonly atMs: number | null;
+  /** Why the last read failed (no leader, timeout), or null. */
+  readonly error: string | null;
+}
+
+/**
+ * Replicated service state read by the serving node (linearizable reads through its own REST
+ * routes): `locks` is `GET /v1/locks` (holders with tokens, waiters), `queues` is
+ * `{ queues: [GET /v1/queues/{name}/stats...], more }`. A key is absent when the service is not
+ * registered.
+ */
+export interface ServiceDetails {
+  readonly locks?: ServiceDetail;
+  readonly queues?: ServiceDetail;
+}
+
 export interface ClusterSnapshot {
   /** The node serving this stream. */
   readonly servedBy: string;
@@ -94,4 +115,5 @@ export interface ClusterSnapshot {
   readonly nodes: readonly DashboardNode[];
   /** Merged elections, leader changes and reachability changes, newest first. */
   readonly timeline: readonly ClusterTimelineEntry[];
+  readonly details: ServiceDetails;
 }

@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, tempDir } from '../test-support/processes.js';
-import type { DashboardHub } from './hub.js';
-import { mountDashboard } from './routes.js';
+import { mountDashboard, type DashboardSource } from './routes.js';
 
 let dir: string;
 
@@ -26,8 +25,15 @@ afterAll(() => {
 
 function appServing(uiDirectory: string): Hono {
   const app = new Hono();
-  // Static routes never touch the hub.
-  const hub = Object.create(null) as DashboardHub;
+  const unused = (): never => {
+    throw new Error('static routes do not read the hub');
+  };
+  const hub: DashboardSource = {
+    localView: unused,
+    snapshot: unused,
+    watch: unused,
+    useLocalRequests: () => undefined,
+  };
   mountDashboard(app, { hub, token: 'static-token', uiDirectory });
   return app;
 }

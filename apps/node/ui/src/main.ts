@@ -4,14 +4,13 @@ import type { ClusterSnapshot } from '../../src/dashboard/snapshot.js';
 import { byId, fill, h, query } from './dom.js';
 import {
   renderNodes,
-  renderPerNode,
   renderPhi,
   renderRaw,
-  renderReplicated,
   renderTimeline,
   roleOf,
   statusTable,
 } from './render.js';
+import { renderCache, renderLocks, renderQueues } from './services.js';
 import { ClusterStream, postJson, type StreamState } from './stream.js';
 import './style.css';
 
@@ -29,9 +28,9 @@ function render(snapshot: ClusterSnapshot): void {
   leader.className = snapshot.leader === null ? 'no-leader' : 'has-leader';
   fill('nodes', renderNodes(snapshot));
   fill('phi', renderPhi(snapshot));
-  fill('locks', renderReplicated(snapshot, 'lock'));
-  fill('queues', renderReplicated(snapshot, 'queue'));
-  fill('cache', renderPerNode(snapshot, 'cache'));
+  fill('locks', renderLocks(snapshot));
+  fill('queues', renderQueues(snapshot));
+  fill('cache', renderCache(snapshot));
   fill('timeline', ...renderTimeline(snapshot));
   byId('status-table', HTMLElement).textContent = statusTable(snapshot);
   const open = new Set(

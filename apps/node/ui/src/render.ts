@@ -13,11 +13,11 @@ const ROWS_MAX = 100;
 const COLUMNS_MAX = 12;
 const DEPTH_MAX = 3;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function text(value: unknown): string {
+export function text(value: unknown): string {
   if (value === undefined || value === null) return '—';
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : value.toFixed(3);
@@ -33,7 +33,7 @@ export function duration(ms: number | undefined): string {
   return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
 }
 
-function clock(ms: number): string {
+export function clock(ms: number): string {
   const date = new Date(ms);
   const pad = (value: number, width = 2): string => String(value).padStart(width, '0');
   return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`;
@@ -81,7 +81,7 @@ export function renderNodes(snapshot: ClusterSnapshot): HTMLElement {
   return table(header, rows);
 }
 
-function table(header: readonly string[], rows: readonly HTMLElement[]): HTMLTableElement {
+export function table(header: readonly string[], rows: readonly HTMLElement[]): HTMLTableElement {
   return h(
     'table',
     null,
@@ -186,7 +186,10 @@ function recordTable(records: readonly Record<string, unknown>[], depth: number)
  * Where a replicated service's state is read: the leader's status when it answers (it has
  * applied the most), else the page's own node.
  */
-function replicatedSource(snapshot: ClusterSnapshot, service: string): DashboardNode | undefined {
+export function replicatedSource(
+  snapshot: ClusterSnapshot,
+  service: string,
+): DashboardNode | undefined {
   const has = (node: DashboardNode | undefined): node is DashboardNode =>
     node !== undefined && node.reachable && node.status?.serviceStatus?.[service] !== undefined;
   const leader = snapshot.nodes.find((node) => node.id === snapshot.leader?.id);
@@ -196,49 +199,17 @@ function replicatedSource(snapshot: ClusterSnapshot, service: string): Dashboard
   return snapshot.nodes.find(has);
 }
 
-function serviceRuns(snapshot: ClusterSnapshot, service: string): boolean {
+export function serviceRuns(snapshot: ClusterSnapshot, service: string): boolean {
   return snapshot.nodes.some((node) => node.status?.services?.includes(service) === true);
 }
 
-function absent(service: string, running: boolean): HTMLElement {
+export function absent(service: string, running: boolean): HTMLElement {
   return h(
     'p',
     { class: 'muted', 'data-state': running ? 'no-status' : 'absent' },
     running
       ? `The ${service} service runs but reports no status.`
       : `The ${service} service is not running on this cluster.`,
-  );
-}
-
-/** Locks or queues: replicated, so one node's view (the leader's) shows them all. */
-export function renderReplicated(snapshot: ClusterSnapshot, service: string): Child {
-  const source = replicatedSource(snapshot, service);
-  if (source === undefined) return absent(service, serviceRuns(snapshot, service));
-  return h(
-    'div',
-    { 'data-state': 'present' },
-    h('p', { class: 'muted' }, `as ${source.id} sees it`),
-    renderValue(source.status?.serviceStatus?.[service]),
-  );
-}
-
-/** The cache: every node has its own lines, so one block per node. */
-export function renderPerNode(snapshot: ClusterSnapshot, service: string): Child {
-  const nodes = snapshot.nodes.filter(
-    (node) => node.status?.serviceStatus?.[service] !== undefined,
-  );
-  if (nodes.length === 0) return absent(service, serviceRuns(snapshot, service));
-  return h(
-    'div',
-    { class: 'per-node', 'data-state': 'present' },
-    ...nodes.map((node) =>
-      h(
-        'div',
-        { class: node.reachable ? 'card' : 'card stale', 'data-node': node.id },
-        h('h3', null, node.id, node.reachable ? '' : ' (last seen)'),
-        renderValue(node.status?.serviceStatus?.[service]),
-      ),
-    ),
   );
 }
 
