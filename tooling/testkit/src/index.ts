@@ -73,3 +73,5 @@ export type {
   WorkloadContext,
   WorkloadStats,
 } from './workloads/types.js';
+export { LockWorkload, type LockWorkloadOptions } from './workloads/lock.js';
+export { QueueWorkload, type QueueWorkloadOptions } from './workloads/queue.js';

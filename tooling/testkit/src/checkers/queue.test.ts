@@ -131,6 +131,16 @@ describe('per-key order checker', () => {
     expect(verdict.violations[0]?.window).toHaveLength(4);
   });
 
+  it('does not judge a pair when a receive with an unknown outcome may have leased the earlier message', () => {
+    const lost = { ...receive([], [3.5, Infinity], 3), outcome: 'unknown' as const };
+    const history: QueueHistory = {
+      sends: [send('a1', [0, 1], { key: 'a' }), send('a2', [2, 3], { key: 'a' })],
+      receives: [lost, receive(['a2'], [4, 5]), receive(['a1'], [6, 7])],
+      acks: [],
+    };
+    expect(checkPerKeyOrder(history).valid).toBe(true);
+  });
+
   it('does not order concurrent sends nor messages of different keys', () => {
     const history: QueueHistory = {
       sends: [

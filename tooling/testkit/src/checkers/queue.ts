@@ -169,7 +169,10 @@ export interface OrderVerdict {
 
 /**
  * Per-key FIFO: when A's send returned before B's send was called (same key), B's first
- * delivery must not return before A's first delivery was even asked for.
+ * delivery must not return before A's first delivery was even asked for. A receive whose outcome
+ * is unknown may have leased A without anyone seeing it (A then comes back after its lease, and
+ * the queue rightly moves on to B meanwhile), so a pair with such a receive between A's send and
+ * B's first delivery is not judged.
  */
 export function checkPerKeyOrder(history: QueueHistory): OrderVerdict {
   const deliveries = deliveriesById(history);
@@ -178,6 +181,11 @@ export function checkPerKeyOrder(history: QueueHistory): OrderVerdict {
     if (send.key === undefined || send.outcome !== 'ok') continue;
     byKey.set(send.key, [...(byKey.get(send.key) ?? []), send]);
   }
+  const unknownReceiveCalls = history.receives
+    .filter((receive) => receive.outcome === 'unknown')
+    .map((receive) => receive.callMs);
+  const unseenLeasePossible = (fromMs: number, toMs: number): boolean =>
+    unknownReceiveCalls.some((callMs) => callMs >= fromMs && callMs <= toMs);
   const violations: OrderViolation[] = [];
   for (const [key, sends] of byKey) {
     const firsts = sends.map((send) => ({ send, first: deliveries.get(send.messageId)?.[0] }));
@@ -186,6 +194,7 @@ export function checkPerKeyOrder(history: QueueHistory): OrderVerdict {
         if (a.send.returnMs >= b.send.callMs || b.first === undefined) continue;
         const aFirstCall = a.first?.callMs ?? Infinity;
         if (b.first.returnMs >= aFirstCall) continue;
+        if (unseenLeasePossible(a.send.callMs, b.first.returnMs)) continue;
         violations.push({
           key,
           reason:
