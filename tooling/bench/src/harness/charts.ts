@@ -67,15 +67,15 @@ export function validateChart(chart: Chart): Chart {
   return chart;
 }
 
-/** Each system keeps its colour on every chart: ours blue, etcd orange, Redis red. */
+/** Each system keeps its colour on every chart: ours blue, etcd orange, Redis green. */
 export const SERIES_COLORS: Readonly<Record<string, string>> = {
   distsync: '#1f5fa8',
   'distsync-ws': '#6baed6',
   etcd: '#e6550d',
   'etcd-grpc': '#fdae6b',
-  redis: '#c0392b',
+  redis: '#2ca25f',
 };
-const OTHER_COLORS = ['#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+const OTHER_COLORS = ['#9467bd', '#d62728', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
 /** The colours of the series, in order: the fixed one when known, the next spare one otherwise. */
 export function seriesColors(series: readonly string[]): string[] {
