@@ -50,7 +50,7 @@ export function grantable(
 }
 
 export class LockTable implements WaitForGraph {
-  locks = new Map<string, LockRecord>();
+  locks: Map<string, LockRecord> = new Map<string, LockRecord>();
   /** Waiting requests: requestId -> lock name. */
   readonly #waiting = new Map<number, string>();
   /** Per session: the lock names it holds and the requests it waits on. */
