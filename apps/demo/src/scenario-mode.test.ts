@@ -36,7 +36,7 @@ describe('distsync-demo scenario mode', () => {
     expect(code, output).toBe(0);
     expect(output).toMatch(/✔ \w+ elected leader in term (\d+) \(> \d+\)/);
     expect(output).toMatch(/✔ n\d is a follower of n\d in term \d+, applied index (\d+) >= \1/);
-    for (const name of ['locks', 'queue', 'raft', 'status', 'kv']) {
+    for (const name of ['locks', 'queue', 'cache', 'raft', 'status', 'kv']) {
       expect(output).toMatch(new RegExp(`✔ ${name}\\s+(\\d+)/\\1 checks passed`));
     }
     expect(output).not.toContain('✘');

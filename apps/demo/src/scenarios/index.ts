@@ -1,5 +1,6 @@
 // Every scenario, in menu order. Services that have not landed in the node yet have no entry.
 import type { Scenario } from '../scenario.js';
+import { cacheScenario } from './cache.js';
 import { kvScenario } from './kv.js';
 import { locksScenario } from './locks.js';
 import { queueScenario } from './queue.js';
@@ -9,6 +10,7 @@ import { statusScenario } from './status.js';
 export const SCENARIOS: readonly Scenario[] = [
   locksScenario,
   queueScenario,
+  cacheScenario,
   raftScenario,
   statusScenario,
   kvScenario,
