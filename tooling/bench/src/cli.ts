@@ -7,10 +7,11 @@ import { cleanupAll, installCleanupHandlers } from './harness/processes.js';
 import { parseOptions, USAGE } from './options.js';
 import { runKvGrowthSuite } from './suites/kv-growth.js';
 import { runKvValueSizeSuite } from './suites/kv-value-size.js';
+import { runLocksSuite } from './suites/locks.js';
 import { runQueueSuite } from './suites/queue.js';
 import { runKvSuite } from './suites/run-kv.js';
 
-const SUITES = ['kv', 'kv-value-size', 'kv-growth', 'queue'] as const;
+const SUITES = ['kv', 'kv-value-size', 'kv-growth', 'queue', 'locks'] as const;
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -55,6 +56,11 @@ async function main(): Promise<number> {
       }
       case 'queue': {
         const output = await runQueueSuite({ bench: options, resultsDir, log });
+        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
+        break;
+      }
+      case 'locks': {
+        const output = await runLocksSuite({ bench: options, resultsDir, log });
         process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
         break;
       }

@@ -51,6 +51,8 @@ suites:
   kv-growth             load --keys keys; RSS per node and put/get latency at 10k, 100k, 1M
   queue                 queue sends (single, batched), receive+ack, end-to-end latency
                         (vs BullMQ, RabbitMQ quorum queue, NATS JetStream)
+  locks                 lock acquire+release cycles uncontended, grants/s with 8 contenders
+                        (vs etcd's v3 lock service, Redlock on the running Redis)
   all                   every registered suite, one after the other
 
 options:

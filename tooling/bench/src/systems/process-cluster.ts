@@ -31,6 +31,11 @@ export abstract class ProcessKvCluster implements KvCluster {
   }
 
   /** Where node `node`'s HTTP API answers. */
+  /** The base URL of a node, for suites that speak a system's own API (locks). */
+  originOf(node: number): string {
+    return this.origin(node);
+  }
+
   protected origin(node: number): string {
     return this.processes.specs[node]!.origin;
   }
