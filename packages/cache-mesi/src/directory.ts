@@ -368,12 +368,16 @@ export function createCacheDirectory(options: CacheDirectoryOptions = {}): Cache
     ttlMs: number | undefined;
     context: ApplyContext;
     writerId: string | undefined;
+    /** The registration of the copy the writer dropped before it sent the write (0: none). */
+    basis?: number;
   }): { invalidated: number } {
     const { key, entry, value, ttlMs, context, writerId } = input;
     const waiting = entry.pending?.waiting ?? new Set<string>();
     let invalidated = 0;
-    for (const otherId of entry.holders.keys()) {
-      if (otherId === writerId) continue;
+    for (const [otherId, line] of entry.holders) {
+      // The writer's copy counts as dropped only if it is the one the writer dropped before
+      // sending: one registered later (a read answered meanwhile) is invalidated like any other.
+      if (otherId === writerId && line.registration <= (input.basis ?? 0)) continue;
       const other = holders.get(otherId);
       other?.lines.delete(key);
       invalidated += 1;
@@ -381,11 +385,6 @@ export function createCacheDirectory(options: CacheDirectoryOptions = {}): Cache
       other.invalidations.set(key, context.index);
       waiting.add(otherId);
       emit({ type: 'invalidate', holder: otherId, key, version: context.index });
-    }
-    if (writerId !== undefined) {
-      // The writer dropped its own copy before it sent the write: that is its acknowledgment.
-      waiting.delete(writerId);
-      holders.get(writerId)?.invalidations.delete(key);
     }
     entry.holders.clear();
     entry.value = value;
@@ -470,6 +469,7 @@ export function createCacheDirectory(options: CacheDirectoryOptions = {}): Cache
       ttlMs,
       context,
       writerId: command.holder,
+      basis: command.basis ?? 0,
     });
     entry.holders.set(command.holder, { state: 'M', registration: context.index });
     holder.lines.add(command.key);

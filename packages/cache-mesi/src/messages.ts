@@ -40,8 +40,14 @@ function holderCommands<H extends z.ZodString>(holder: H) {
       holder,
       value: JsonValueSchema,
       ttlMs: TtlMsSchema.optional(),
+      basis: VersionSchema.optional(),
     }),
-    z.strictObject({ op: z.literal('remove'), key: CacheKeySchema, holder }),
+    z.strictObject({
+      op: z.literal('remove'),
+      key: CacheKeySchema,
+      holder,
+      basis: VersionSchema.optional(),
+    }),
     z.strictObject({
       op: z.literal('ack'),
       holder,

@@ -163,7 +163,7 @@ export class NodeCache {
   #minIncarnation = 0;
   #leaseStartMs = Number.NEGATIVE_INFINITY;
   /** Highest version known per key: an install below it is stale. */
-  readonly #floor = new Map<string, number>();
+  readonly #floor = new Map<string, { version: number; registration: number }>();
   /** Keys with a write of this cache in flight: their copy is not served meanwhile. */
   readonly #writing = new Map<string, number>();
   readonly #inflightReads = new Map<string, Promise<CacheRead>>();
@@ -359,6 +359,7 @@ export class NodeCache {
     source: CacheRead['source'];
   }): CacheRead {
     const { key, result, sentAtMs, source } = input;
+    this.#raiseFloor(key, { registration: result.registration });
     const installed = this.#install(key, {
       found: result.found,
       value: result.value,
@@ -406,21 +407,32 @@ export class NodeCache {
   /** Keeps a copy unless it is already stale or this cache's lease changed meanwhile. */
   #install(key: string, line: Line): boolean {
     if (line.incarnation !== this.#incarnation) return false;
-    if (line.version < (this.#floor.get(key) ?? 0)) return false;
+    const floor = this.#floor.get(key);
+    // Stale if a newer version was announced, or if the directory registered this cache for the
+    // key again since (a write that settled late must not resurrect a superseded registration).
+    if (
+      floor !== undefined &&
+      (line.version < floor.version || line.registration < floor.registration)
+    ) {
+      return false;
+    }
     if (this.#writing.has(key) && line.state !== 'M') return false;
     if (line.bytes > this.#limits.maxBytes) return false;
     this.#drop(key);
     this.#lines.set(key, line);
     this.#bytes += line.bytes;
-    this.#raiseFloor(key, line.version);
+    this.#raiseFloor(key, { version: line.version, registration: line.registration });
     this.#evictOverflow();
     return this.#lines.has(key);
   }
 
-  #raiseFloor(key: string, version: number): void {
-    if ((this.#floor.get(key) ?? 0) >= version) return;
+  #raiseFloor(key: string, seen: { version?: number; registration?: number }): void {
+    const floor = this.#floor.get(key) ?? { version: 0, registration: 0 };
     this.#floor.delete(key);
-    this.#floor.set(key, version);
+    this.#floor.set(key, {
+      version: Math.max(floor.version, seen.version ?? 0),
+      registration: Math.max(floor.registration, seen.registration ?? 0),
+    });
     if (this.#floor.size > FLOOR_KEYS_MAX) {
       const oldest = this.#floor.keys().next();
       if (oldest.done !== true) this.#floor.delete(oldest.value);
@@ -508,16 +520,21 @@ export class NodeCache {
 
   readonly #loading = new Map<string, Promise<JsonValue>>();
 
-  async #write(key: string, command: DirectoryCommand): Promise<WriteResult> {
-    // This copy is dropped before the write leaves: the directory counts that as its own ack.
-    this.#drop(key);
+  async #write(
+    key: string,
+    input: Extract<DirectoryCommand, { op: 'write' | 'remove' }>,
+  ): Promise<WriteResult> {
+    // This copy is dropped before the write leaves; the write names it (`basis`) so that the
+    // directory invalidates only a copy registered after it (a read answered meanwhile).
+    const basis = this.#drop(key)?.registration ?? 0;
+    const command = { ...input, basis };
     this.#writing.set(key, (this.#writing.get(key) ?? 0) + 1);
     try {
       const sentAtMs = this.#scheduler.nowMs();
       const result = (await this.#send(command)) as WriteResult;
       this.#noteLease(result.lease, sentAtMs);
       this.#stats.invalidationsSent += result.invalidated;
-      this.#raiseFloor(key, result.version);
+      this.#raiseFloor(key, { version: result.version, registration: result.registration });
       if (result.pending > 0) await this.#awaitSettled(key, result.version);
       const value = command.op === 'write' ? command.value : undefined;
       this.#install(key, {
@@ -614,7 +631,7 @@ export class NodeCache {
   }
 
   #invalidate(key: string, version: number): void {
-    this.#raiseFloor(key, version);
+    this.#raiseFloor(key, { version });
     const line = this.#lines.get(key);
     if (line !== undefined && line.version < version) {
       this.#drop(key);
