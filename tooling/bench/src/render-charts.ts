@@ -2,7 +2,7 @@
 // results already written (their `charts` field) again, next to each file: after a change to
 // the chart code, without measuring again. `<dir>/<stem>.json` gives `<dir>/<stem>-<chart>.svg`.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { renderCharts, type Chart } from './harness/charts.js';
 
 async function main(paths: readonly string[]): Promise<number> {
@@ -10,7 +10,9 @@ async function main(paths: readonly string[]): Promise<number> {
     process.stderr.write('usage: render-charts <results.json...>\n');
     return 2;
   }
-  for (const path of paths) {
+  // pnpm runs scripts in the package folder; paths are meant from where pnpm was called.
+  const base = process.env.INIT_CWD ?? process.cwd();
+  for (const path of paths.map((given) => resolve(base, given))) {
     const results = JSON.parse(readFileSync(path, 'utf8')) as { charts?: Chart[] };
     const stem = basename(path, '.json');
     for (const { chart, svg } of await renderCharts(results.charts ?? [])) {
