@@ -66,7 +66,8 @@ export function publishDirOf(
   if (!bench.publish) return undefined;
   return bench.publishDir === undefined
     ? join(workspaceRoot(), 'docs', 'benchmarks')
-    : resolve(bench.publishDir);
+    : // pnpm runs the bench in its package folder; a relative path is meant from the caller's.
+      resolve(process.env.INIT_CWD ?? process.cwd(), bench.publishDir);
 }
 
 export interface SuiteReport {
