@@ -29,7 +29,7 @@ function integer(name: string): (value: string) => number {
 
 const program = new Command('distsync-demo')
   .description(
-    'distsync demo: an interactive menu of scenarios (Raft failover, key-value, cluster status) on an embedded three-node cluster or a running one',
+    'distsync demo: an interactive menu of scenarios (locks, queue, MESI cache, Raft failover, cluster status, key-value) on an embedded three-node cluster or a running one',
   )
   .option('--endpoints <list>', 'use a running cluster (host:port,...) instead of starting one')
   .option(
