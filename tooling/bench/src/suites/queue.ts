@@ -59,14 +59,23 @@ async function closedLoop(input: {
     Array.from({ length: input.workers }, async () => {
       while (performance.now() - started < input.durationMs && operations < input.maxOperations) {
         operations += 1;
-        items += await input.run();
+        // Not `items += await ...`: that reads `items` before the await and loses the other
+        // workers' counts.
+        const done = await input.run();
+        items += done;
       }
     }),
   );
   return { items, ms: performance.now() - started };
 }
 
+/** Unmeasured sends first: connections, leader discovery and queue creation are not timed. */
+async function warmUp(target: QueueTarget): Promise<void> {
+  await Promise.all(Array.from({ length: QUEUE_SINGLE_PRODUCERS }, () => target.send(body())));
+}
+
 async function measureSends(target: QueueTarget, options: PhaseOptions) {
+  await warmUp(target);
   const latency = new LatencyHistogram();
   const single = await closedLoop({
     workers: QUEUE_SINGLE_PRODUCERS,
@@ -83,6 +92,7 @@ async function measureSends(target: QueueTarget, options: PhaseOptions) {
 }
 
 async function measureBatched(target: QueueTarget, options: PhaseOptions): Promise<number> {
+  await target.sendBatch(Array.from({ length: QUEUE_BATCH_SIZE }, body));
   const batched = await closedLoop({
     workers: QUEUE_BATCH_PRODUCERS,
     durationMs: options.durationMs,
@@ -126,10 +136,23 @@ async function measureDrain(target: QueueTarget, input: PhaseOptions & { count: 
 
 async function measureEndToEnd(target: QueueTarget, options: PhaseOptions) {
   const latency = new LatencyHistogram();
+  let warm = 0;
+  let measuring = false;
   const consumer = await target.consume((received) => {
+    if (!measuring) {
+      warm += 1;
+      return;
+    }
     const sentAt = Number(received.slice(0, received.indexOf('|')));
     if (Number.isFinite(sentAt)) latency.recordMs(Math.max(0, performance.now() - sentAt));
   });
+  // Warm-up messages go through the whole path once, unmeasured.
+  await warmUp(target);
+  const warmDeadline = performance.now() + 5000;
+  while (warm < QUEUE_SINGLE_PRODUCERS && performance.now() < warmDeadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  measuring = true;
   const sent = await closedLoop({
     workers: QUEUE_LATENCY_PRODUCERS,
     durationMs: options.durationMs,

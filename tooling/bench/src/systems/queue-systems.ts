@@ -174,41 +174,68 @@ class DistsyncBackend implements QueueBackend {
   }
 }
 
-export const distsyncQueueSystem: QueueSystem = {
+async function leaderIndex(specs: readonly NodeSpec[]): Promise<number> {
+  for (const spec of specs) {
+    const status = (await fetch(`${spec.origin}/status`, { signal: AbortSignal.timeout(1000) })
+      .then((response) => response.json())
+      .catch(() => undefined)) as { leader?: string | null } | undefined;
+    const index = specs.findIndex((candidate) => candidate.id === status?.leader);
+    if (index >= 0) return index;
+  }
+  return 0;
+}
+
+function distsyncSystem(input: { name: string; leaderFirst: boolean }): QueueSystem {
+  return {
+    name: input.name,
+    description:
+      'distsync three `distsync node` processes (apps/node from source through tsx, FileStorage with ' +
+      'fdatasync before acknowledging), @distsync/queue QueueClient over @distsync/transport-ws; ' +
+      (input.leaderFirst
+        ? 'every connection starts at the leader (a leader-aware client: no follower hop)'
+        : 'one connection per node, each starting at a different node (followers forward to the leader)') +
+      '; sends and acks arriving together share a Raft entry (group commit); consumers: one ' +
+      'consume() per connection, prefetch 256',
+    async launch(log) {
+      const rootDir = ClusterProcesses.makeRoot('distsync-queue');
+      const specs = distsyncSpecs({ rootDir, ports: await freePorts(3) });
+      const processes = new ClusterProcesses({ system: input.name, specs, rootDir });
+      processes.startAll();
+      try {
+        await waitUntil(() => readyAll(specs), {
+          what: 'distsync cluster ready',
+          timeoutMs: 30_000,
+          processes: processes.running(),
+        });
+        const endpoints = specs.map((spec) => spec.origin.replace(/^http:/, 'ws:'));
+        const leader = await leaderIndex(specs);
+        const order = (index: number): string[] => {
+          const first = input.leaderFirst ? leader : index;
+          return [...endpoints.slice(first), ...endpoints.slice(0, first)];
+        };
+        const connections = await Promise.all(
+          endpoints.map((_, index) =>
+            connect(order(index), { maxPendingRequests: 4096, requestTimeoutMs: 10_000 }),
+          ),
+        );
+        log(`${input.name}: three nodes ready (leader ${specs[leader]?.id ?? '?'})`);
+        return new DistsyncBackend(processes, connections);
+      } catch (error) {
+        await processes.stopAll({ removeData: true });
+        throw error;
+      }
+    },
+  };
+}
+
+export const distsyncQueueSystem: QueueSystem = distsyncSystem({
   name: 'distsync',
-  description:
-    'distsync three `distsync node` processes (apps/node from source through tsx, FileStorage with ' +
-    'fdatasync before acknowledging), @distsync/queue QueueClient over @distsync/transport-ws, one ' +
-    'connection per node; sends and acks arriving together share a Raft entry (group commit); ' +
-    'consumers: one consume() per connection, prefetch 256',
-  async launch(log) {
-    const rootDir = ClusterProcesses.makeRoot('distsync-queue');
-    const specs = distsyncSpecs({ rootDir, ports: await freePorts(3) });
-    const processes = new ClusterProcesses({ system: 'distsync', specs, rootDir });
-    processes.startAll();
-    try {
-      await waitUntil(() => readyAll(specs), {
-        what: 'distsync cluster ready',
-        timeoutMs: 30_000,
-        processes: processes.running(),
-      });
-      const endpoints = specs.map((spec) => spec.origin.replace(/^http:/, 'ws:'));
-      const connections = await Promise.all(
-        endpoints.map((_, index) =>
-          connect([...endpoints.slice(index), ...endpoints.slice(0, index)], {
-            maxPendingRequests: 4096,
-            requestTimeoutMs: 10_000,
-          }),
-        ),
-      );
-      log('distsync: three nodes ready');
-      return new DistsyncBackend(processes, connections);
-    } catch (error) {
-      await processes.stopAll({ removeData: true });
-      throw error;
-    }
-  },
-};
+  leaderFirst: false,
+});
+export const distsyncLeaderQueueSystem: QueueSystem = distsyncSystem({
+  name: 'distsync-leader',
+  leaderFirst: true,
+});
 
 // ---- BullMQ on Redis ------------------------------------------------------------------------
 
@@ -402,6 +429,7 @@ export const natsSystem: QueueSystem = {
 
 export const QUEUE_SYSTEMS: readonly QueueSystem[] = [
   distsyncQueueSystem,
+  distsyncLeaderQueueSystem,
   bullmqSystem,
   rabbitmqSystem,
   natsSystem,
