@@ -43,6 +43,8 @@ describe('kv campaign on a real cluster (CI)', () => {
         new LockWorkload({ clients: 3 }),
         new QueueWorkload(),
         new KvWorkload({ service: 'cache', keys: 3, clients: 3 }),
+        // The negative control for the mutex checker: no token check at the resource.
+        new LockWorkload({ unfenced: true, locks: 1, clients: 3, stallProbability: 0.5 }),
       ],
       nemeses: ['kill-leader', 'partition-leader'],
       rotateNemeses: true,
@@ -61,8 +63,12 @@ describe('kv campaign on a real cluster (CI)', () => {
     }
     expect(runningProcessCount()).toBe(0);
     // The verdicts on the real history.
-    for (const checker of report.checkers)
+    for (const checker of report.checkers.filter((c) => c.workload !== 'lock-unfenced'))
       expect(checker, checker.summary).toMatchObject({ valid: true });
+    // The unfenced resource accepted a stalled holder's late write: the checker says so.
+    const unfenced = report.checkers.find((c) => c.workload === 'lock-unfenced');
+    expect(unfenced?.valid, unfenced?.summary).toBe(false);
+    expect(unfenced?.summary).toContain('stale-write-accepted');
     // The negative control: the same history plus one stale read is not linearizable.
     const operations = workload.registerOperations();
     const stale = injectStaleRead(operations);

@@ -26,6 +26,18 @@ export interface LockWorkloadOptions {
   /** Session TTL; a client confirms its lease (keepalive) right before each acquire. */
   readonly sessionTtlMs?: number;
   readonly requestTimeoutMs?: number;
+  /**
+   * The share of holds in which the client stalls past its session TTL before its last write
+   * (a GC pause, a swapped-out process): the lock may pass to another client meanwhile, and the
+   * resource must refuse the late write by its token. Default 0.1.
+   */
+  readonly stallProbability?: number;
+  /**
+   * A negative control: the resource skips its token check (a plain compare-and-set), so a
+   * stalled client's late write goes through and the checker must report it. Its locks and
+   * resource keys are its own (`ul*`), so it can run beside the real workload.
+   */
+  readonly unfenced?: boolean;
 }
 
 interface Session {
@@ -45,20 +57,25 @@ function outcomeOf(outcome: HttpOutcome): Outcome {
 }
 
 export class LockWorkload implements Workload {
-  readonly name = 'lock';
+  readonly name: string;
   readonly #options: Required<LockWorkloadOptions>;
   readonly acquires: AcquireOp[] = [];
   readonly releases: ReleaseOp[] = [];
   readonly writes: ResourceWrite[] = [];
   readonly #other: { f: string; status: Outcome; error?: string }[] = [];
   #counter = 0;
+  /** Holds in which the client stalled past its lease on purpose. */
+  stalls = 0;
 
   constructor(options: LockWorkloadOptions = {}) {
+    this.name = options.unfenced === true ? 'lock-unfenced' : 'lock';
     this.#options = {
+      unfenced: options.unfenced ?? false,
       locks: options.locks ?? 2,
       clients: options.clients ?? 4,
       sessionTtlMs: options.sessionTtlMs ?? 3000,
       requestTimeoutMs: options.requestTimeoutMs ?? 4000,
+      stallProbability: options.stallProbability ?? 0.1,
     };
   }
 
@@ -132,7 +149,8 @@ export class LockWorkload implements Workload {
         await pause(100, context.signal);
         continue;
       }
-      const lock = `lk${random.int(0, this.#options.locks - 1)}`;
+      const prefix = this.#options.unfenced ? 'ul' : 'lk';
+      const lock = `${prefix}${random.int(0, this.#options.locks - 1)}`;
       const kept = await this.#holdOnce(context, { process, node, lock, session, random });
       if (!kept) session = undefined; // an unknown acquire or release: let that session expire
       await pause(random.int(5, 30), context.signal);
@@ -165,7 +183,12 @@ export class LockWorkload implements Workload {
     this.acquires.push(acquire);
     if (outcome !== 'ok' || acquire.token === undefined) return outcome !== 'unknown';
     const writes = at.random.int(1, 2);
+    const stall = at.random.next() < this.#options.stallProbability;
     for (let i = 0; i < writes; i += 1) {
+      if (stall && i === writes - 1) {
+        this.stalls += 1;
+        await pause(this.#options.sessionTtlMs + 500);
+      }
       await this.#fencedWrite(context, {
         process: at.process,
         node: at.node,
@@ -207,7 +230,7 @@ export class LockWorkload implements Workload {
       const body = read.body as { value?: { token?: number }; version?: number };
       const stored = read.status === 404 ? 0 : (body.value?.token ?? 0);
       const version = read.status === 404 ? 0 : (body.version ?? 0);
-      if (stored > at.token) {
+      if (stored > at.token && !this.#options.unfenced) {
         this.writes.push({
           id: this.#id(),
           process: at.process,
@@ -255,7 +278,7 @@ export class LockWorkload implements Workload {
         checker: 'fenced-mutex',
         valid: verdict.valid,
         summary: verdict.valid
-          ? `${verdict.grants} grants, one holder at a time, tokens increasing; resource accepted ${verdict.writesAccepted}, refused ${verdict.writesRejected} stale`
+          ? `${verdict.grants} grants, one holder at a time, tokens increasing; resource accepted ${verdict.writesAccepted}, refused ${verdict.writesRejected} stale (${this.stalls} holds stalled past their lease)`
           : `${verdict.violations.length} violations: ${[...new Set(verdict.violations.map((v) => v.kind))].join(', ')}`,
         details: { ...verdict, violations: verdict.violations.slice(0, 10) },
       },
