@@ -151,13 +151,20 @@ describe('HTTP API', () => {
       components: { schemas: Record<string, unknown> };
     };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual([
-      '/v1/kv/{key}',
-      '/v1/kv/{key}/cas',
-      '/v1/sessions',
-      '/v1/sessions/{id}',
-      '/v1/sessions/{id}/keepalive',
-    ]);
+    // Every registered service adds its routes; these are kv's, sessions' and lock's.
+    expect(Object.keys(doc.paths).sort()).toEqual(
+      expect.arrayContaining([
+        '/v1/kv/{key}',
+        '/v1/kv/{key}/cas',
+        '/v1/locks',
+        '/v1/locks/{name}',
+        '/v1/locks/{name}/acquire',
+        '/v1/locks/{name}/release',
+        '/v1/sessions',
+        '/v1/sessions/{id}',
+        '/v1/sessions/{id}/keepalive',
+      ]),
+    );
     expect(Object.keys(doc.paths['/v1/kv/{key}'] ?? {}).sort()).toEqual(['delete', 'get', 'put']);
     expect(doc.components.schemas.putKvKeyBody).toMatchObject({
       type: 'object',
