@@ -27,8 +27,24 @@ const READY_TIMEOUT_MS = 60_000;
 
 export interface SizeFigures {
   readonly valueBytes: number;
-  readonly put?: ClosedLoopResult;
-  readonly get?: ClosedLoopResult;
+  put?: ClosedLoopResult;
+  get?: ClosedLoopResult;
+  /** Why this size has no figures (or only the put's); the other sizes still run. */
+  error?: string;
+}
+
+/** Tries per preload put: on a loaded machine a single put may time out. */
+const PRELOAD_ATTEMPTS = 3;
+
+async function withRetries(attempts: number, task: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await task();
+      return;
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+    }
+  }
 }
 
 export interface ValueSizeColumn {
@@ -46,10 +62,16 @@ interface SizePath {
   get(client: number, key: string): Promise<string | undefined>;
 }
 
+/** Fills `figures` size by size, so what was measured stays when a later size fails. */
 async function measurePath(
   path: SizePath,
-  context: { label: string; bench: BenchOptions; log: (line: string) => void },
-): Promise<SizeFigures[]> {
+  context: {
+    label: string;
+    bench: BenchOptions;
+    log: (line: string) => void;
+    figures: SizeFigures[];
+  },
+): Promise<void> {
   const { bench, log } = context;
   const options: KvSuiteOptions = {
     concurrency: [VALUE_SIZE_CONCURRENCY],
@@ -62,37 +84,54 @@ async function measurePath(
     idleSettleMs: 0,
     log,
   };
-  const figures: SizeFigures[] = [];
   for (const valueBytes of bench.valueSizes) {
-    const value = 's'.repeat(valueBytes);
-    const keyOf = (index: number): string => `bench-size-${valueBytes}-${index}`;
-    const put = await loadLevel({
-      name: `${context.label} put ${valueBytes} B`,
-      concurrency: VALUE_SIZE_CONCURRENCY,
-      operation: (client, sequence) =>
-        path.put(client, keyOf((client * 7919 + sequence) % VALUE_SIZE_KEY_SPACE), value),
-      options,
-    });
-    await forEachBounded({
-      count: VALUE_SIZE_KEY_SPACE,
-      concurrency: 16,
-      task: (index) => path.put(index, keyOf(index), value),
-    });
-    const get = await loadLevel({
-      name: `${context.label} get ${valueBytes} B`,
-      concurrency: VALUE_SIZE_CONCURRENCY,
-      operation: async (client, sequence) => {
-        const key = keyOf((client * 7919 + sequence * 31) % VALUE_SIZE_KEY_SPACE);
-        const read = await path.get(client, key);
-        if (read?.length !== valueBytes) {
-          throw new Error(`${key}: read ${read?.length ?? 'nothing'}, wrote ${valueBytes} bytes`);
-        }
-      },
-      options,
-    });
-    figures.push({ valueBytes, put, get });
+    const figures: SizeFigures = { valueBytes };
+    context.figures.push(figures);
+    try {
+      await measureSize(path, { ...context, options, valueBytes, figures });
+    } catch (error) {
+      figures.error = error instanceof Error ? error.message : String(error);
+      log(`${context.label} ${valueBytes} B: FAILED: ${figures.error}`);
+    }
   }
-  return figures;
+}
+
+async function measureSize(
+  path: SizePath,
+  context: {
+    label: string;
+    options: KvSuiteOptions;
+    valueBytes: number;
+    figures: SizeFigures;
+  },
+): Promise<void> {
+  const { options, valueBytes, figures } = context;
+  const value = 's'.repeat(valueBytes);
+  const keyOf = (index: number): string => `bench-size-${valueBytes}-${index}`;
+  figures.put = await loadLevel({
+    name: `${context.label} put ${valueBytes} B`,
+    concurrency: VALUE_SIZE_CONCURRENCY,
+    operation: (client, sequence) =>
+      path.put(client, keyOf((client * 7919 + sequence) % VALUE_SIZE_KEY_SPACE), value),
+    options,
+  });
+  await forEachBounded({
+    count: VALUE_SIZE_KEY_SPACE,
+    concurrency: 16,
+    task: (index) => withRetries(PRELOAD_ATTEMPTS, () => path.put(index, keyOf(index), value)),
+  });
+  figures.get = await loadLevel({
+    name: `${context.label} get ${valueBytes} B`,
+    concurrency: VALUE_SIZE_CONCURRENCY,
+    operation: async (client, sequence) => {
+      const key = keyOf((client * 7919 + sequence * 31) % VALUE_SIZE_KEY_SPACE);
+      const read = await path.get(client, key);
+      if (read?.length !== valueBytes) {
+        throw new Error(`${key}: read ${read?.length ?? 'nothing'}, wrote ${valueBytes} bytes`);
+      }
+    },
+    options,
+  });
 }
 
 async function runValueSizeSystem(
@@ -119,12 +158,12 @@ async function runValueSizeSystem(
     cluster = await system.launch({ clients });
     await cluster.waitReady(READY_TIMEOUT_MS);
     const active = cluster;
-    main.sizes = await measurePath(
+    await measurePath(
       {
         put: (client, key, value) => active.put({ node: client % active.nodeCount, key, value }),
         get: (client, key) => active.get({ node: client % active.nodeCount, key }),
       },
-      { label: system.name, ...context },
+      { label: system.name, ...context, figures: main.sizes },
     );
     for (const other of (await active.openOtherPaths?.()) ?? []) {
       const column: ValueSizeColumn = {
@@ -136,12 +175,12 @@ async function runValueSizeSystem(
       };
       columns.push(column);
       try {
-        column.sizes = await measurePath(
+        await measurePath(
           {
             put: (client, key, value) => other.put({ client, key, value }),
             get: (client, key) => other.get({ client, key }),
           },
-          { label: other.name, ...context },
+          { label: other.name, ...context, figures: column.sizes },
         );
       } catch (error) {
         column.status = 'failed';
@@ -247,6 +286,9 @@ function valueSizeNotes(columns: readonly ValueSizeColumn[]): string[] {
     }
     if (column.status === 'failed') notes.push(`  - FAILED: ${column.error ?? 'unknown error'}`);
     for (const figures of column.sizes) {
+      if (figures.error !== undefined) {
+        notes.push(`  - FAILED at ${sizeLabel(figures.valueBytes)}: ${figures.error}`);
+      }
       for (const run of [figures.put, figures.get]) {
         if (run !== undefined && run.errors > 0) {
           notes.push(
