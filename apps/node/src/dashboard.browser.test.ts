@@ -103,6 +103,40 @@ describe('the /ui dashboard in Chromium', () => {
     },
   );
 
+  it("shows a held lock with its fencing token, a queue with its depth and every node's cache", async () => {
+    const base = cluster.members[0]!.url;
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const post = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
+      const response = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(8000),
+      });
+      expect(response.status).toBe(200);
+      return (await response.json()) as Record<string, unknown>;
+    };
+    const { sessionId } = await post('/v1/sessions', { ttlMs: 120_000 });
+    const { token } = await post('/v1/locks/e2e-lock/acquire', { sessionId });
+    await post('/v1/queues/e2e-queue/messages', { body: 'one' });
+    await post('/v1/queues/e2e-queue/messages', { body: 'two' });
+    await page
+      .locator('[data-testid="locks"] tr[data-lock="e2e-lock"]')
+      .filter({ hasText: `token ${String(token)}` })
+      .waitFor({ timeout: 10_000 });
+    await page
+      .locator('[data-testid="queues"] tr[data-queue="e2e-queue"] [data-field="depth"]')
+      .filter({ hasText: /^2$/ })
+      .waitFor({ timeout: 10_000 });
+    // The cache is per node: one card each, with its hit rate.
+    await page
+      .locator('[data-testid="cache"] .card:nth-child(3) > dl > [data-field="hitRate"]')
+      .waitFor({
+        timeout: 10_000,
+      });
+    expect(await page.locator('[data-testid="cache"] .card').count()).toBe(3);
+  });
+
   it('transfers the lead to the node serving the page through the action', async () => {
     const served = new URL(page.url()).port;
     const own = cluster.members.find((member) => String(member.port) === served)!;

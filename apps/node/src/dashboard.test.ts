@@ -170,6 +170,53 @@ describe('dashboard data routes', () => {
     expect(rows[0]!.seenBy).toEqual(['n1', 'n2', 'n3']);
   });
 
+  it('a snapshot carries the locks (holders with their fencing token) and queues (depth, DLQ) read through the routes', async () => {
+    const { followers } = await leaderAndFollowers();
+    const base = urlOf(followers[0]!);
+    const session = await call(`${base}/v1/sessions`, {
+      method: 'POST',
+      body: { ttlMs: 60_000 },
+      token: TOKEN,
+    });
+    expect(session.status).toBe(200);
+    const { sessionId } = session.body as { sessionId: string };
+    const acquired = await call(`${base}/v1/locks/dash-lock/acquire`, {
+      method: 'POST',
+      body: { sessionId },
+      token: TOKEN,
+    });
+    expect(acquired.status).toBe(200);
+    const { token } = acquired.body as { token: number };
+    const sent = await call(`${base}/v1/queues/dash-queue/messages`, {
+      method: 'POST',
+      body: { body: { hello: 'dashboard' } },
+      token: TOKEN,
+    });
+    expect(sent.status).toBe(200);
+    const snapshot = (await call(`${base}/ui/api/cluster`, { token: TOKEN }))
+      .body as ClusterSnapshot;
+    expect(snapshot.details.locks).toMatchObject({
+      error: null,
+      value: {
+        locks: expect.arrayContaining([
+          expect.objectContaining({
+            name: 'dash-lock',
+            holders: [expect.objectContaining({ sessionId, token, mode: 'exclusive' })],
+          }),
+        ]) as unknown,
+      },
+    });
+    expect(snapshot.details.queues).toMatchObject({
+      error: null,
+      value: {
+        queues: expect.arrayContaining([
+          expect.objectContaining({ queue: 'dash-queue', depth: 1, inFlight: 0, dlqDepth: 0 }),
+        ]) as unknown,
+        more: 0,
+      },
+    });
+  });
+
   it('the event stream (token in the query, as EventSource sends it) pushes snapshots', async () => {
     const snapshots = await readSnapshots(
       `${urlOf(nodes[2]!)}/ui/events?token=${encodeURIComponent(TOKEN)}`,
