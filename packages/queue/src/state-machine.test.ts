@@ -159,6 +159,21 @@ describe('queue state machine: rejections', () => {
     });
   });
 
+  it('measures maxMessageBytes in UTF-8 bytes of body and headers as JSON', () => {
+    const { apply, value } = harness();
+    value({ op: 'create', queue: 'bytes', options: { maxMessageBytes: 20 } });
+    // ["eeeeeeee",{}] is 15 bytes; with é (2 bytes each) it is 23, and 😀 (4 bytes) x2 is 15.
+    expect(apply({ op: 'send', queue: 'bytes', message: { body: 'e'.repeat(8) } }).ok).toBe(true);
+    expect(apply({ op: 'send', queue: 'bytes', message: { body: 'é'.repeat(8) } })).toMatchObject({
+      ok: false,
+      code: 'TOO_LARGE',
+    });
+    expect(apply({ op: 'send', queue: 'bytes', message: { body: '😀😀' } }).ok).toBe(true);
+    expect(
+      apply({ op: 'send', queue: 'bytes', message: { body: 'e', headers: { h: 'x'.repeat(12) } } }),
+    ).toMatchObject({ ok: false, code: 'TOO_LARGE' });
+  });
+
   it('rejects malformed commands at the schema (BAD_REQUEST in the node)', () => {
     const bad = [
       { op: 'send', queue: 'q', message: { body: 1, priority: 10 } },

@@ -96,10 +96,26 @@ export function decodeReceipt(
   return { queue, seq, delivery, id: parts.slice(3).join(':') };
 }
 
-const encoder = new TextEncoder();
+/** UTF-8 length of a string without encoding it (a lone surrogate counts 3, as encoders write). */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let index = 0; index < text.length; index += 1) {
+    const unit = text.charCodeAt(index);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && index + 1 < text.length) {
+      const next = text.charCodeAt(index + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        index += 1;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
 
 function messageBytes(input: MessageInput): number {
-  return encoder.encode(JSON.stringify([input.body, input.headers ?? {}])).byteLength;
+  return utf8Length(JSON.stringify([input.body, input.headers ?? {}]));
 }
 
 export function createQueueStateMachine(options: QueueMachineOptions = {}): QueueStateMachine {
@@ -303,8 +319,9 @@ export function createQueueStateMachine(options: QueueMachineOptions = {}): Queu
     const ids = inputs.map((input, index) => input.id ?? `${context.index}-${index}`);
     // Validate the whole batch first: a batch is enqueued entirely or not at all.
     const fresh = new Set<string>();
-    for (const [index, input] of inputs.entries()) {
-      const bytes = messageBytes(input);
+    const sizes = inputs.map(messageBytes);
+    for (let index = 0; index < inputs.length; index += 1) {
+      const bytes = sizes[index] ?? 0;
       if (bytes > queue.options.maxMessageBytes) {
         return fail(
           'TOO_LARGE',
@@ -329,7 +346,7 @@ export function createQueueStateMachine(options: QueueMachineOptions = {}): Queu
         queue.counters.duplicates += 1;
         return { id, duplicate: true };
       }
-      enqueue(queue, { input, id, context });
+      enqueue(queue, { input, id, context, bytes: sizes[index] ?? 0 });
       return { id, duplicate: false };
     });
     return ok({ messages: results });
@@ -337,7 +354,7 @@ export function createQueueStateMachine(options: QueueMachineOptions = {}): Queu
 
   function enqueue(
     queue: QueueState,
-    input: { input: MessageInput; id: string; context: ApplyContext },
+    input: { input: MessageInput; id: string; context: ApplyContext; bytes: number },
   ): void {
     const { context, id } = input;
     const seq = state.nextSeq++;
@@ -350,7 +367,7 @@ export function createQueueStateMachine(options: QueueMachineOptions = {}): Queu
       headers: input.input.headers ?? {},
       priority: input.input.priority ?? 0,
       partition: queue.partitionFor(input.input.key),
-      bytes: messageBytes(input.input),
+      bytes: input.bytes,
       enqueuedAtMs: context.timeMs,
       state: 'delayed',
       availableAtMs: context.timeMs + delayMs,
