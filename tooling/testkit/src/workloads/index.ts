@@ -7,6 +7,7 @@ import type { Workload } from './types.js';
 
 const FACTORIES: Readonly<Record<string, () => Workload>> = {
   kv: () => new KvWorkload(),
+  'kv-ws': () => new KvWorkload({ transport: 'ws' }),
   lock: () => new LockWorkload(),
   queue: () => new QueueWorkload(),
   cache: () => new KvWorkload({ service: 'cache' }),

@@ -3,6 +3,7 @@
 // registers (linearizability, per key) and every observed version names exactly one value.
 import { checkRegisters, type RegisterOperation } from '../checkers/register.js';
 import { errorOf, isDefiniteWriteFailure, requestJson, type HttpOutcome } from '../http.js';
+import { WsConnections, wsRequest } from './ws.js';
 import {
   countOps,
   pause,
@@ -18,6 +19,12 @@ export interface KvWorkloadOptions {
    * /v1/cache, each read answered by the node's own cache (MESI), checked as the same registers.
    */
   readonly service?: 'kv' | 'cache';
+  /**
+   * `http` (default): the REST API, one request per operation, never retried. `ws`: each client
+   * its own `@distsync/transport-ws` connection (client id + seq, retried until answered, so a
+   * command must apply exactly once however often it is resent).
+   */
+  readonly transport?: 'http' | 'ws';
   readonly keys?: number;
   readonly clients?: number;
   /** Client-side timeout of one request; default 4000 (nodes answer TIMEOUT after 2000). */
@@ -58,15 +65,19 @@ interface Known {
 }
 
 export class KvWorkload implements Workload {
-  readonly name: 'kv' | 'cache';
+  readonly name: string;
   readonly #options: Required<KvWorkloadOptions>;
   readonly #ops: KvOp[] = [];
   #counter = 0;
+  readonly #connections = new WsConnections();
 
   constructor(options: KvWorkloadOptions = {}) {
-    this.name = options.service ?? 'kv';
+    const service = options.service ?? 'kv';
+    const transport = options.transport ?? 'http';
+    this.name = transport === 'ws' ? `${service}-ws` : service;
     this.#options = {
-      service: this.name,
+      service,
+      transport,
       keys: options.keys ?? 6,
       clients: options.clients ?? 6,
       requestTimeoutMs: options.requestTimeoutMs ?? 4000,
@@ -96,7 +107,7 @@ export class KvWorkload implements Workload {
       const key = `k${random.int(0, this.#options.keys - 1)}`;
       const roll = random.next();
       const seen = known.get(key);
-      const noCas = this.name === 'cache' || seen === undefined;
+      const noCas = this.#options.service === 'cache' || seen === undefined;
       if (roll < 0.5 || (roll >= 0.75 && noCas)) {
         const op = await this.#read(context, { process, node, key });
         if (op.status === 'ok')
@@ -133,7 +144,39 @@ export class KvWorkload implements Workload {
   }
 
   #url(context: WorkloadContext, at: { node: number; key: string }, suffix = ''): string {
-    return `${context.cluster.url(at.node)}/v1/${this.name}/${encodeURIComponent(at.key)}${suffix}`;
+    const path = `/v1/${this.#options.service}/${encodeURIComponent(at.key)}${suffix}`;
+    return `${context.cluster.url(at.node)}${path}`;
+  }
+
+  /** One operation over the chosen transport, as an HTTP-shaped outcome. */
+  async #request(
+    context: WorkloadContext,
+    at: {
+      process: number;
+      node: number;
+      key: string;
+      op: 'read' | 'write' | 'cas';
+      body?: unknown;
+    },
+  ): Promise<HttpOutcome> {
+    if (this.#options.transport === 'ws' && at.process < 1000) {
+      const connection = await this.#connections.get(context, at.process);
+      if (connection === undefined) return { kind: 'refused', message: 'no connection' };
+      return wsRequest(connection, {
+        service: this.#options.service,
+        key: at.key,
+        op: at.op,
+        body: at.body,
+        timeoutMs: this.#options.requestTimeoutMs,
+      });
+    }
+    const method = at.op === 'read' ? 'GET' : at.op === 'write' ? 'PUT' : 'POST';
+    return requestJson({
+      url: this.#url(context, at, at.op === 'cas' ? '/cas' : ''),
+      method,
+      ...(at.body === undefined ? {} : { body: at.body }),
+      timeoutMs: this.#options.requestTimeoutMs,
+    });
   }
 
   /** Records the end of a write or cas; unknown outcomes keep returnMs null. */
@@ -163,10 +206,7 @@ export class KvWorkload implements Workload {
     at: { process: number; node: number; key: string; final?: boolean },
   ): Promise<KvOp> {
     const op = this.#begin(context, { ...at, f: 'read' });
-    const outcome = await requestJson({
-      url: this.#url(context, at),
-      timeoutMs: this.#options.requestTimeoutMs,
-    });
+    const outcome = await this.#request(context, { ...at, op: 'read' });
     const now = context.now();
     if (outcome.kind === 'answer' && (outcome.status === 200 || outcome.status === 404)) {
       const body = outcome.body as { value?: unknown; version?: unknown };
@@ -196,12 +236,7 @@ export class KvWorkload implements Workload {
   ): Promise<KvOp> {
     const value = `p${at.process}-${this.#counter + 1}`;
     const op = this.#begin(context, { ...at, f: 'write', value });
-    const outcome = await requestJson({
-      url: this.#url(context, at),
-      method: 'PUT',
-      body: { value },
-      timeoutMs: this.#options.requestTimeoutMs,
-    });
+    const outcome = await this.#request(context, { ...at, op: 'write', body: { value } });
     this.#settleWrite(context, op, outcome);
     return op;
   }
@@ -220,11 +255,10 @@ export class KvWorkload implements Workload {
       from: at.seen.value,
       fromVersion: at.seen.version,
     });
-    const outcome = await requestJson({
-      url: this.#url(context, at, '/cas'),
-      method: 'POST',
+    const outcome = await this.#request(context, {
+      ...at,
+      op: 'cas',
       body: { expectedVersion: at.seen.version, value },
-      timeoutMs: this.#options.requestTimeoutMs,
     });
     this.#settleWrite(context, op, outcome);
     return op;
@@ -232,6 +266,7 @@ export class KvWorkload implements Workload {
 
   /** One read of every key from every node, after the heal: lost writes show up here. */
   async finish(context: WorkloadContext): Promise<void> {
+    await this.#connections.closeAll();
     for (let key = 0; key < this.#options.keys; key += 1) {
       for (const node of context.cluster.available()) {
         await this.#read(context, { process: 1000 + node, node, key: `k${key}`, final: true });
