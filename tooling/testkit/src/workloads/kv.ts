@@ -104,7 +104,7 @@ export class KvWorkload implements Workload {
         continue;
       }
       const node = random.pick(nodes);
-      const key = `k${random.int(0, this.#options.keys - 1)}`;
+      const key = `${this.name}-k${random.int(0, this.#options.keys - 1)}`;
       const roll = random.next();
       const seen = known.get(key);
       const noCas = this.#options.service === 'cache' || seen === undefined;
@@ -269,7 +269,12 @@ export class KvWorkload implements Workload {
     await this.#connections.closeAll();
     for (let key = 0; key < this.#options.keys; key += 1) {
       for (const node of context.cluster.available()) {
-        await this.#read(context, { process: 1000 + node, node, key: `k${key}`, final: true });
+        await this.#read(context, {
+          process: 1000 + node,
+          node,
+          key: `${this.name}-k${key}`,
+          final: true,
+        });
       }
     }
   }
