@@ -51,3 +51,11 @@ export type { CacheResult } from './result.js';
 export { realScheduler, type CacheScheduler } from './scheduler.js';
 export { MemoryStore, type BackingStore, type StoreRead, type StoreWrite } from './store.js';
 export { RedisStore, type RedisStoreOptions } from './redis-store.js';
+export {
+  CACHE_CLIENT_DEFAULTS,
+  CacheClient,
+  type CacheClientOptions,
+  type CacheConnection,
+  type InvalidationEvent,
+  type NearCacheOptions,
+} from './client.js';

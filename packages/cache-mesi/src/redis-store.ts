@@ -72,8 +72,9 @@ export class RedisStore implements BackingStore {
     } else {
       if (options.url === undefined) throw invalidOption('url', 'a redis:// URL', options.url);
       const redisOptions = {
-        // Fail fast while Redis is down: write-behind retries with its own backoff.
-        enableOfflineQueue: false,
+        // While Redis is down a command waits at most commandTimeout (then write-behind retries
+        // with its own backoff); the offline queue covers the first connect.
+        enableOfflineQueue: true,
         maxRetriesPerRequest: 1,
         commandTimeout: options.commandTimeoutMs ?? 2000,
         retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
