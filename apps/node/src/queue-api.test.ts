@@ -66,6 +66,15 @@ describe('queue REST API', () => {
       counters: { acked: 1, enqueued: 1, duplicates: 1 },
     });
     expect((await http(`${base}/v1/queues/none/stats`)).status).toBe(404);
+    const metrics = (await http(`${base}/metrics`)).body as string;
+    for (const name of [
+      'distsync_queue_messages',
+      'distsync_queue_in_flight',
+      'distsync_queue_waiting_receives',
+      'distsync_queue_group_commit_entries_total',
+    ]) {
+      expect(metrics).toContain(name);
+    }
   });
 
   it('creates queues (409 on other options), refuses a full queue with 429 QUEUE_FULL, lists, purges and redrives', async () => {
