@@ -149,6 +149,30 @@ describe('REST routes', () => {
     });
   });
 
+  it('upgrades a shared hold to exclusive once the other reader leaves', async () => {
+    // Proves the upgrade route waits for the other shared holder and grants a larger token.
+    const a = await session();
+    const b = await session();
+    const shared = await acquire('u/1', { sessionId: a, mode: 'shared' });
+    await acquire('u/1', { sessionId: b, mode: 'shared' });
+    const upgrading = http(`${base}/v1/locks/u%2F1/upgrade`, {
+      method: 'POST',
+      body: { sessionId: a, timeoutMs: 5000 },
+      timeoutMs: 8000,
+    });
+    await waitFor('upgrade queued', async () => {
+      const view = (await http(`${base}/v1/locks/u%2F1`)).body as { waiters: unknown[] };
+      return view.waiters.length === 1 ? true : undefined;
+    });
+    await release('u/1', { sessionId: b });
+    const upgraded = await upgrading;
+    expect(upgraded.status).toBe(200);
+    expect(upgraded.body).toMatchObject({ mode: 'exclusive' });
+    expect((upgraded.body as { token: number }).token).toBeGreaterThan(
+      (shared.body as { token: number }).token,
+    );
+  });
+
   it('shows held and waiting counts in /status', async () => {
     // Proves the runtime's status reaches /status under serviceStatus.lock.
     const status = (await http(`${base}/status`)).body as {

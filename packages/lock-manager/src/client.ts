@@ -96,6 +96,11 @@ type RequestPush =
 
 const EARLY_PUSHES_MAX = 1024;
 
+/** A function, so a check after an await is not narrowed away by the one before it. */
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
 function codeOf(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
   const code = error.code;
@@ -240,7 +245,11 @@ export class LockClient {
     this.#checkOpen();
     const timeoutMs = options.timeoutMs ?? this.#options.defaultTimeoutMs;
     const mode = options.mode ?? 'exclusive';
-    options.signal?.throwIfAborted();
+    if (aborted(options.signal)) {
+      throw new LockError('ABORTED', `acquire of ${name} was aborted`, {
+        cause: options.signal?.reason,
+      });
+    }
     const session = await this.#session(options.ttlMs ?? this.#options.ttlMs);
     const payload = {
       op: 'acquire',
@@ -263,10 +272,10 @@ export class LockClient {
         token: answer.token,
         mode: answer.mode ?? mode,
       });
-      if (options.signal?.aborted === true) {
+      if (aborted(options.signal)) {
         await handle.release();
         throw new LockError('ABORTED', `acquire of ${name} was aborted`, {
-          cause: options.signal.reason,
+          cause: options.signal?.reason,
         });
       }
       return handle;
