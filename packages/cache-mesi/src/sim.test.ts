@@ -56,7 +56,12 @@ interface RunReport {
 }
 
 async function runSeed(seed: number, overrides: Partial<SimOptions> = {}): Promise<RunReport> {
-  const sim = new CacheSim({ ...BASE, ...overrides, seed });
+  const sim = new CacheSim({
+    ...BASE,
+    ...overrides,
+    seed,
+    trace: process.env.CACHE_SIM_TRACE !== undefined,
+  });
   for (let index = 0; index < 2; index += 1) sim.store.seed(sim.keyName(index), `initial-${index}`);
   const durationMs = 3000;
   let invariant: string | undefined;

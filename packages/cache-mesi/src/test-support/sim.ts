@@ -46,6 +46,8 @@ export interface SimOptions {
   readonly dropRate: number;
   readonly maxEntries: number;
   readonly requestTimeoutMs: number;
+  /** Record every applied command in `trace`. */
+  readonly trace?: boolean;
 }
 
 interface Timer {
@@ -258,9 +260,11 @@ export class CacheSim {
     };
     this.applied += 1;
     const result = this.directory.apply(command, context);
-    this.trace.push(
-      `t=${this.nowMs.toFixed(1)} #${context.index} stamp=${context.timeMs.toFixed(1)} ${JSON.stringify(command)} -> ${JSON.stringify(result)}`,
-    );
+    if (this.options.trace === true) {
+      this.trace.push(
+        `t=${this.nowMs.toFixed(1)} #${context.index} stamp=${context.timeMs.toFixed(1)} ${JSON.stringify(command)} -> ${JSON.stringify(result)}`,
+      );
+    }
     return result;
   }
 
