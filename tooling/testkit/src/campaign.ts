@@ -15,6 +15,9 @@ export interface CampaignOptions {
   readonly nodes?: number;
   readonly runtime?: NodeRuntime;
   readonly nodeRoot?: string;
+  /** Raft timing of the nodes (their defaults when omitted). */
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
   /** Where the history, report and node logs go; nothing is written when undefined. */
   readonly resultsDir?: string;
   readonly quietMs?: NemesisOptions['quietMs'];
@@ -77,6 +80,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   log(`starting ${options.nodes ?? 3} nodes (${options.runtime ?? 'source'})`);
   const cluster = await Cluster.start({
     nodes: options.nodes ?? 3,
+    ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
+    ...(options.electionTicks === undefined ? {} : { electionTicks: options.electionTicks }),
     runtime: options.runtime ?? 'source',
     ...(options.nodeRoot === undefined ? {} : { nodeRoot: options.nodeRoot }),
   });

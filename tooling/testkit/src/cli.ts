@@ -20,7 +20,22 @@ const USAGE = `usage: pnpm verify [options]
   --nodes <n>               default 3 (5 for the majorities ring)
   --runtime <source|dist>   source: tsx from TypeScript (default); dist: apps/node/dist
   --results-dir <path>      default tooling/testkit/results
-  --node-root <path>        run apps/node of another workspace (scripts/snapshot.sh pins a commit)`;
+  --node-root <path>        run apps/node of another workspace (scripts/snapshot.sh pins a commit)
+  --quiet-ms <min,max>      quiet time between faults; default 2000,4000
+  --hold-ms <min,max>       how long a fault is held; default 3000,6000
+  --tick-ms <n>, --election-ticks <n>   the nodes' Raft timing (default 50 and 10)`;
+
+function rangeOption(name: string, text: string | undefined): [number, number] | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d+),(\d+)$/.exec(text);
+  if (match === null || Number(match[1]) > Number(match[2])) {
+    throw new TestkitError(
+      'BAD_OPTION',
+      `--${name}: expected min,max in ms, got ${JSON.stringify(text)}`,
+    );
+  }
+  return [Number(match[1]), Number(match[2])];
+}
 
 function integerOption(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -51,6 +66,10 @@ function parseOptions() {
         runtime: { type: 'string', default: 'source' },
         'results-dir': { type: 'string' },
         'node-root': { type: 'string' },
+        'quiet-ms': { type: 'string' },
+        'hold-ms': { type: 'string' },
+        'tick-ms': { type: 'string' },
+        'election-ticks': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       allowPositionals: false,
@@ -58,6 +77,11 @@ function parseOptions() {
   } catch (error) {
     throw new TestkitError('BAD_OPTION', error instanceof Error ? error.message : String(error));
   }
+}
+
+/** `{ [key]: value }` when the value is defined, else `{}` (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }
 
 async function main(): Promise<number> {
@@ -105,6 +129,18 @@ async function main(): Promise<number> {
     ...(values['node-root'] === undefined ? {} : { nodeRoot: values['node-root'] }),
     log,
     signal: controller.signal,
+    ...optional('quietMs', rangeOption('quiet-ms', values['quiet-ms'])),
+    ...optional('holdMs', rangeOption('hold-ms', values['hold-ms'])),
+    ...optional(
+      'tickMs',
+      values['tick-ms'] === undefined ? undefined : integerOption('tick-ms', values['tick-ms'], 50),
+    ),
+    ...optional(
+      'electionTicks',
+      values['election-ticks'] === undefined
+        ? undefined
+        : integerOption('election-ticks', values['election-ticks'], 10),
+    ),
   });
   process.stdout.write(`${formatReport(report)}\n`);
   return report.valid ? 0 : 1;
