@@ -1,3 +1,3 @@
 import { distsyncProject } from '../../vitest.shared.ts';
 
-export default distsyncProject('demo', { testTimeout: 240_000, hookTimeout: 30_000 });
+export default distsyncProject('demo', { testTimeout: 420_000, hookTimeout: 30_000 });

@@ -40,7 +40,7 @@ export interface DemoCluster {
 }
 
 /** A member's status, or undefined when it does not answer within `timeoutMs`. */
-export async function fetchStatus(url: string, timeoutMs = 1000): Promise<NodeStatus | undefined> {
+export async function fetchStatus(url: string, timeoutMs = 3000): Promise<NodeStatus | undefined> {
   try {
     const response = await fetch(`${url}/status`, { signal: AbortSignal.timeout(timeoutMs) });
     if (!response.ok) return undefined;

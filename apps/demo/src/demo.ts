@@ -87,7 +87,8 @@ async function session(input: {
   // Generous: on a loaded machine, starting three node processes alone can take many seconds.
   const leader = await waitForLeader(
     { ui, cluster, signal },
-    { label: 'electing a leader', timeoutMs: STARTUP_TIMEOUT_MS },
+    // The embedded nodes are ours: wait for all three, so every scenario starts from a whole cluster.
+    { label: 'electing a leader', timeoutMs: STARTUP_TIMEOUT_MS, everyReady: cluster.embedded },
   );
   if (leader === undefined) {
     ui.outcome({ ok: false, text: 'no leader: see the node logs' });

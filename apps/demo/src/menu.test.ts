@@ -46,7 +46,7 @@ async function promptShown(menu: ReturnType<typeof startMenu>, count: number): P
   await waitFor(
     `menu prompt #${count}`,
     () => (menu.screen().split(`? ${PROMPT}`).length - 1 >= count ? true : undefined),
-    { timeoutMs: 120_000, detail: () => menu.screen() },
+    { timeoutMs: 200_000, detail: () => menu.screen() },
   );
 }
 

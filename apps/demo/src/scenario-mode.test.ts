@@ -75,7 +75,7 @@ describe('distsync-demo scenario mode', () => {
       'the leader to be killed',
       () => (/› kill -9 n\d/.test(demo.output()) ? true : undefined),
       {
-        timeoutMs: 60_000,
+        timeoutMs: 200_000,
         detail: () => demo.output(),
       },
     );

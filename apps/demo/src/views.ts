@@ -60,7 +60,14 @@ export function roleSummary(statuses: readonly (NodeStatus | undefined)[]): stri
  */
 export async function waitForLeader(
   context: Pick<ScenarioContext, 'ui' | 'cluster' | 'signal'>,
-  input: { label: string; among?: readonly Member[]; newerThanTerm?: number; timeoutMs?: number },
+  input: {
+    label: string;
+    among?: readonly Member[];
+    newerThanTerm?: number;
+    timeoutMs?: number;
+    /** Also wait until every member of `among` answers and is ready. */
+    everyReady?: boolean;
+  },
 ): Promise<NodeStatus | undefined> {
   const among = input.among ?? context.cluster.members;
   return context.ui.wait(input.label, (progress) =>
@@ -71,7 +78,10 @@ export async function waitForLeader(
         const statuses = (await clusterStatus(among)).map((row) => row.status);
         progress(roleSummary(statuses) || 'no node answers yet');
         const leader = agreedLeader(statuses, context.cluster.members.length);
-        return leader !== undefined && leader.term > (input.newerThanTerm ?? 0)
+        const ready = statuses.every((status) => status?.ready === true);
+        return leader !== undefined &&
+          leader.term > (input.newerThanTerm ?? 0) &&
+          (input.everyReady !== true || ready)
           ? leader
           : undefined;
       },

@@ -7,7 +7,7 @@ import type { Member } from '../cluster.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 
 const WORKLOAD_KEYS = 8;
-const WORKLOAD_OPERATIONS = 240;
+const WORKLOAD_OPERATIONS = 160;
 /** One operation in ten is a write. */
 const WRITE_EVERY = 10;
 

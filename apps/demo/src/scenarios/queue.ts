@@ -8,7 +8,7 @@ import type { Scenario, ScenarioContext } from '../scenario.js';
 const MAX_DELIVERIES = 3;
 const VISIBILITY_TIMEOUT_MS = 1500;
 const RECEIVE_WAIT_MS = 5000;
-const WORKLOAD_MESSAGES = 200;
+const WORKLOAD_MESSAGES = 120;
 const WORKLOAD_BATCH = 20;
 const WORKLOAD_TIMEOUT_MS = 60_000;
 

@@ -81,7 +81,7 @@ async function restartAndCatchUp(input: {
           return status !== undefined &&
             status.appliedIndex >= targetIndex &&
             status.role === 'follower' &&
-            status.leader === leader.id
+            status.leader !== null
             ? status
             : undefined;
         },
@@ -90,7 +90,7 @@ async function restartAndCatchUp(input: {
   context.check(
     caughtUp === undefined
       ? `${old.id} did not catch up to index ${targetIndex}`
-      : `${old.id} is a follower of ${leader.id} in term ${caughtUp.term}, applied index ${caughtUp.appliedIndex} >= ${targetIndex}, ${Date.now() - restartedMs} ms after its restart`,
+      : `${old.id} is a follower of ${caughtUp.leader ?? leader.id} in term ${caughtUp.term}, applied index ${caughtUp.appliedIndex} >= ${targetIndex}, ${Date.now() - restartedMs} ms after its restart`,
     caughtUp !== undefined,
   );
 }
@@ -118,7 +118,10 @@ async function run(context: ScenarioContext): Promise<void> {
     );
     return;
   }
-  const before = (await fetchStatus(leader.url)) ?? leader;
+  // Ask again right before the kill: on a loaded machine leadership may have moved meanwhile.
+  const before =
+    (await waitForLeader(context, { label: 'the current leader, with its last log index' })) ??
+    leader;
   const next = await killLeader(context, before);
   if (next === undefined) return;
   await showCluster(context);

@@ -5,7 +5,10 @@ import { showCluster, waitForLeader } from '../views.js';
 
 async function run(context: ScenarioContext): Promise<void> {
   const { ui, cluster } = context;
-  await waitForLeader(context, { label: 'a leader that a majority agrees on' });
+  await waitForLeader(context, {
+    label: 'a leader, and every node answering and ready',
+    everyReady: true,
+  });
   const rows = await showCluster(context);
   const statuses = rows.map((row) => row.status);
   const answering = statuses.filter((status) => status !== undefined);
