@@ -141,6 +141,29 @@ describe('per-key order checker', () => {
     expect(checkPerKeyOrder(history).valid).toBe(true);
   });
 
+  it('uses delivery counts when present: a first seen delivery counted 1 was never leased before', () => {
+    const lost = { ...receive([], [3.5, Infinity], 3), outcome: 'unknown' as const };
+    const seen = (ids: string[], counts: number[], at: [number, number]) => ({
+      ...receive(ids, at),
+      deliveryCounts: counts,
+    });
+    const sends = [send('a1', [0, 1], { key: 'a' }), send('a2', [2, 3], { key: 'a' })];
+    // a1 first seen with count 1: the unknown receive did not take it, so a2 first is a violation.
+    const strict = checkPerKeyOrder({
+      sends,
+      receives: [lost, seen(['a2'], [1], [4, 5]), seen(['a1'], [1], [6, 7])],
+      acks: [],
+    });
+    expect(strict.violations).toMatchObject([{ key: 'a', earlierFirstDeliveryCount: 1 }]);
+    // a1 first seen with count 2: an unseen delivery came before, the pair is not judged.
+    const excused = checkPerKeyOrder({
+      sends,
+      receives: [seen(['a2'], [1], [4, 5]), seen(['a1'], [2], [6, 7])],
+      acks: [],
+    });
+    expect(excused.valid).toBe(true);
+  });
+
   it('does not order concurrent sends nor messages of different keys', () => {
     const history: QueueHistory = {
       sends: [

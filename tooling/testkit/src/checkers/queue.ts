@@ -24,6 +24,11 @@ export interface ReceiveOp {
   readonly returnMs: number;
   readonly outcome: Outcome;
   readonly messageIds: readonly string[];
+  /**
+   * The queue's delivery count of each message, in the order of `messageIds`, when the queue
+   * reports it: a first observed delivery with a count above 1 had an earlier one nobody saw.
+   */
+  readonly deliveryCounts?: readonly number[];
 }
 
 export interface AckOp {
@@ -156,6 +161,8 @@ export function checkTotalQueue(history: QueueHistory): QueueVerdict {
 
 export interface OrderViolation {
   readonly key: string;
+  /** The delivery count of the earlier message's first observed delivery (1: never leased before). */
+  readonly earlierFirstDeliveryCount?: number;
   readonly reason: string;
   /** The two sends and the first deliveries that came out of order. */
   readonly window: readonly (SendOp | ReceiveOp)[];
@@ -181,6 +188,10 @@ export function checkPerKeyOrder(history: QueueHistory): OrderVerdict {
     if (send.key === undefined || send.outcome !== 'ok') continue;
     byKey.set(send.key, [...(byKey.get(send.key) ?? []), send]);
   }
+  const countOf = (messageId: string, receive: ReceiveOp | undefined): number | undefined => {
+    if (receive?.deliveryCounts === undefined) return undefined;
+    return receive.deliveryCounts[receive.messageIds.indexOf(messageId)];
+  };
   const unknownReceiveCalls = history.receives
     .filter((receive) => receive.outcome === 'unknown')
     .map((receive) => receive.callMs);
@@ -194,13 +205,20 @@ export function checkPerKeyOrder(history: QueueHistory): OrderVerdict {
         if (a.send.returnMs >= b.send.callMs || b.first === undefined) continue;
         const aFirstCall = a.first?.callMs ?? Infinity;
         if (b.first.returnMs >= aFirstCall) continue;
-        if (unseenLeasePossible(a.send.callMs, b.first.returnMs)) continue;
+        // With delivery counts the question is exact: was A delivered before, unseen?
+        const aCount = countOf(a.send.messageId, a.first);
+        if (
+          aCount !== undefined ? aCount > 1 : unseenLeasePossible(a.send.callMs, b.first.returnMs)
+        ) {
+          continue;
+        }
         violations.push({
           key,
           reason:
             `${b.send.messageId} was delivered (at ${b.first.returnMs.toFixed(1)} ms) before ` +
             `${a.send.messageId}, which was sent before it (send returned at ${a.send.returnMs.toFixed(1)} ms)`,
           window: [a.send, b.send, b.first, ...(a.first === undefined ? [] : [a.first])],
+          ...(aCount === undefined ? {} : { earlierFirstDeliveryCount: aCount }),
         });
       }
     }

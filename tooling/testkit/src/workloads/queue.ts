@@ -43,6 +43,7 @@ function outcomeOf(outcome: HttpOutcome): Outcome {
 interface Delivered {
   readonly id: string;
   readonly receipt: string;
+  readonly deliveryCount?: number;
 }
 
 export class QueueWorkload implements Workload {
@@ -158,6 +159,7 @@ export class QueueWorkload implements Workload {
       returnMs: outcome === 'unknown' ? Infinity : context.now(),
       outcome,
       messageIds: messages.map((message) => message.id),
+      deliveryCounts: messages.map((message) => message.deliveryCount ?? 0),
     });
     for (const message of messages) {
       const ackCallMs = context.now();
