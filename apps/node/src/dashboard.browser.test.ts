@@ -1,6 +1,7 @@
 // The dashboard in a real browser (Debian's Chromium driven by playwright-core) against three
 // real node processes that need a client token: the page asks for the token, shows three nodes
-// and one leader, hands the lead to its own node through its action, and when that node (the
+// and one leader, a held lock with its fencing token, a queue's depth and each node's cache,
+// hands the lead to its own node through its action, and when that node (the
 // leader, the one serving the page) is killed, follows the cluster to a peer and shows the new
 // leader within seconds. Every wait is on the DOM; screenshots go to results/ui-e2e/.
 import { mkdirSync } from 'node:fs';
