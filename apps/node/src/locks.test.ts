@@ -269,6 +269,20 @@ describe('LockClient over /client', () => {
     // The next keep-alive finds the session gone.
     expect(await sessionLost).toBe(handle.sessionId);
     await handle.release();
+    // The next acquire makes a new session.
+    const again = await client.acquire('c/5');
+    expect(again.sessionId).not.toBe(handle.sessionId);
+    await client.close();
+  });
+
+  it('takes a new session when the old one expired between keep-alives', async () => {
+    // Proves an acquire refused with SESSION_EXPIRED is retried once with a fresh session.
+    const client = await newClient();
+    const first = await client.acquire('c/6');
+    await http(`${base}/v1/sessions/${first.sessionId}`, { method: 'DELETE' });
+    const second = await client.acquire('c/7');
+    expect(second.sessionId).not.toBe(first.sessionId);
+    expect(first.lost).toBe(true);
     await client.close();
   });
 });

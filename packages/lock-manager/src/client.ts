@@ -86,6 +86,8 @@ interface SessionState {
   /** Pushes that came before their request was registered (bounded). */
   readonly early: Map<number, RequestPush>;
   lastKeepaliveMs: number;
+  /** Set once the session is known to be gone; the next acquire makes a new one. */
+  lost: boolean;
   timer: ReturnType<typeof setInterval> | undefined;
   unsubscribe: () => void;
 }
@@ -242,6 +244,21 @@ export class LockClient {
    * ALREADY_HELD, TOO_MANY_WAITERS, ABORTED, SESSION_LOST, CLOSED (or the connection's error).
    */
   async acquire(name: string, options: AcquireOptions = {}): Promise<LockHandle> {
+    try {
+      return await this.#acquire(name, options);
+    } catch (error) {
+      // The session expired between two keep-alives: its locks are gone already; a new session
+      // takes this request (once).
+      if (!(error instanceof LockError) || error.code !== 'SESSION_EXPIRED') throw error;
+      const stale = await this.#sessions
+        .get(options.ttlMs ?? this.#options.ttlMs)
+        ?.catch(() => undefined);
+      if (stale !== undefined) this.#loseSession(stale, 'expired');
+      return this.#acquire(name, options);
+    }
+  }
+
+  async #acquire(name: string, options: AcquireOptions): Promise<LockHandle> {
     this.#checkOpen();
     const timeoutMs = options.timeoutMs ?? this.#options.defaultTimeoutMs;
     const mode = options.mode ?? 'exclusive';
@@ -428,14 +445,17 @@ export class LockClient {
       .catch(() => undefined);
   }
 
-  #session(ttlMs: number): Promise<SessionState> {
-    let session = this.#sessions.get(ttlMs);
-    if (session === undefined) {
-      session = this.#createSession(ttlMs);
-      this.#sessions.set(ttlMs, session);
-      session.catch(() => this.#sessions.delete(ttlMs));
+  /** The live session of this TTL, created on first use and again after a loss. */
+  async #session(ttlMs: number): Promise<SessionState> {
+    const cached = this.#sessions.get(ttlMs);
+    if (cached !== undefined) {
+      const session = await cached.catch(() => undefined);
+      if (session !== undefined && !session.lost) return session;
+      if (this.#sessions.get(ttlMs) !== cached) return this.#session(ttlMs);
     }
-    return session;
+    const created = this.#createSession(ttlMs);
+    this.#sessions.set(ttlMs, created);
+    return created;
   }
 
   async #createSession(ttlMs: number): Promise<SessionState> {
@@ -450,6 +470,7 @@ export class LockClient {
       pending: new Map(),
       early: new Map(),
       lastKeepaliveMs: Date.now(),
+      lost: false,
       timer: undefined,
       unsubscribe: () => undefined,
     };
@@ -563,9 +584,10 @@ export class LockClient {
   }
 
   #loseSession(session: SessionState, reason: LockLossReason): void {
+    if (session.lost) return;
+    session.lost = true;
     clearInterval(session.timer);
     session.unsubscribe();
-    if (this.#sessions.size > 0) this.#sessions.delete(session.ttlMs);
     for (const handle of [...session.handles]) handle.markLost(reason);
     for (const [requestId, { settle }] of session.pending) {
       settle({
