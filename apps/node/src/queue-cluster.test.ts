@@ -10,18 +10,27 @@ import { killAllChildren, removeDir, tempDir, waitFor } from './test-support/pro
 
 let dir: string;
 let cluster: TestCluster;
-let connection: ClusterConnection;
+let connection: ClusterConnection | undefined;
 
 beforeAll(async () => {
   dir = tempDir('queue-cluster');
   cluster = await TestCluster.create(dir);
   cluster.startAll();
-  await cluster.waitForLeader({ timeoutMs: 20_000 });
+  try {
+    await cluster.waitForLeader({ timeoutMs: 30_000 });
+  } catch (error) {
+    for (const member of cluster.members) {
+      console.log(
+        `--- ${member.id}\n${(member.process?.output() ?? '').split('\n').slice(-10).join('\n')}`,
+      );
+    }
+    throw error;
+  }
   connection = await connect(
     cluster.members.map((member) => `ws://127.0.0.1:${member.port}`),
     { requestTimeoutMs: 8000 },
   );
-}, 30_000);
+}, 45_000);
 
 afterEach((context) => {
   if (context.task.result?.state !== 'fail') return;
@@ -31,8 +40,13 @@ afterEach((context) => {
   }
 });
 
+function open(): ClusterConnection {
+  if (connection === undefined) throw new Error('the cluster did not start');
+  return connection;
+}
+
 afterAll(async () => {
-  await connection.close();
+  await connection?.close();
   await killAllChildren();
   removeDir(dir);
 });
@@ -47,8 +61,12 @@ async function killLeader(): Promise<string> {
 
 describe('queue on a three-process cluster', () => {
   it('loses no acknowledged send while the leader is killed with kill -9 (producer and consumer running)', async () => {
-    const producer = new QueueClient({ connection, requestTimeoutMs: 8000 });
-    const consumer = new QueueClient({ connection, sessionTtlMs: 3000, requestTimeoutMs: 8000 });
+    const producer = new QueueClient({ connection: open(), requestTimeoutMs: 8000 });
+    const consumer = new QueueClient({
+      connection: open(),
+      sessionTtlMs: 3000,
+      requestTimeoutMs: 8000,
+    });
     const total = 300;
     const acknowledged = new Set<string>();
     const received = new Map<string, number>();
@@ -99,7 +117,7 @@ describe('queue on a three-process cluster', () => {
 
   it('moves a message to the DLQ exactly once when its lease expires around a leader kill', async () => {
     await cluster.waitForLeader();
-    const client = new QueueClient({ connection, requestTimeoutMs: 8000 });
+    const client = new QueueClient({ connection: open(), requestTimeoutMs: 8000 });
     await client.createQueue('fragile', { maxDeliveries: 1, visibilityTimeoutMs: 1500 });
     await client.send('fragile', { job: 'x' }, { id: 'poison', headers: { origin: 'test' } });
     const [leased] = await client.receive('fragile', { max: 1 });
@@ -124,7 +142,7 @@ describe('queue on a three-process cluster', () => {
     expect(dead.map((message) => [message.id, message.body, message.headers])).toEqual([
       ['poison', { job: 'x' }, { origin: 'test' }],
     ]);
-    const peek = (await connection.query('queue', { op: 'peek', queue: 'fragile.dlq' })) as {
+    const peek = (await open().query('queue', { op: 'peek', queue: 'fragile.dlq' })) as {
       messages: { history: { outcome: string }[]; deadLetter: { reason: string } }[];
     };
     expect(peek.messages[0]).toMatchObject({
