@@ -54,6 +54,8 @@ export interface LockFigures {
   readonly firstError?: string;
   /** Times two clients were inside the critical section at once (must be 0). */
   readonly exclusionViolations: number;
+  /** Measured grants per client: how evenly the lock was shared (FIFO shares it evenly). */
+  readonly grantsPerClient: readonly number[];
 }
 
 export interface LockPathResult {
@@ -288,8 +290,9 @@ async function measure(input: {
   let firstError: string | undefined;
   let inside = 0;
   let violations = 0;
+  const grantsPerClient = input.workers.map(() => 0);
   await Promise.all(
-    input.workers.map(async (worker) => {
+    input.workers.map(async (worker, client) => {
       while (performance.now() < endAt && cycles < input.maxOperations && errors < 100) {
         const t0 = performance.now();
         try {
@@ -304,6 +307,7 @@ async function measure(input: {
           const t2 = performance.now();
           if (t0 >= startAt && t2 <= endAt) {
             cycles += 1;
+            grantsPerClient[client] = (grantsPerClient[client] ?? 0) + 1;
             acquire.recordMs(t1 - t0);
             cycle.recordMs(t2 - t0);
           }
@@ -321,6 +325,7 @@ async function measure(input: {
     errors,
     ...(firstError === undefined ? {} : { firstError }),
     exclusionViolations: violations,
+    grantsPerClient,
   };
 }
 
@@ -420,6 +425,12 @@ function lockNotes(results: readonly LockPathResult[]): string[] {
           notes.push(
             `- ${result.name} ${phase}: ${figures.errors} errors (first: ${figures.firstError ?? '?'})`,
           );
+        if (phase === 'contended' && figures.grantsPerClient.length > 1) {
+          const sorted = [...figures.grantsPerClient].sort((a, b) => a - b);
+          notes.push(
+            `- ${result.name} contended: grants per client ${sorted.join(', ')} (fewest ${sorted[0] ?? 0}, most ${sorted.at(-1) ?? 0})`,
+          );
+        }
         if (figures.exclusionViolations > 0)
           notes.push(
             `- ${result.name} ${phase}: ${figures.exclusionViolations} MUTUAL EXCLUSION VIOLATIONS`,
