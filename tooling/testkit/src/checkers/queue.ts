@@ -178,8 +178,9 @@ export interface OrderVerdict {
  * Per-key FIFO: when A's send returned before B's send was called (same key), B's first
  * delivery must not return before A's first delivery was even asked for. A receive whose outcome
  * is unknown may have leased A without anyone seeing it (A then comes back after its lease, and
- * the queue rightly moves on to B meanwhile), so a pair with such a receive between A's send and
- * B's first delivery is not judged.
+ * the queue rightly moves on to B meanwhile). With delivery counts that is decided exactly (A's
+ * first seen delivery counted above 1); without them a pair is not judged once any receive with
+ * an unknown outcome was called before B's first delivery returned.
  */
 export function checkPerKeyOrder(history: QueueHistory): OrderVerdict {
   const deliveries = deliveriesById(history);
@@ -195,8 +196,11 @@ export function checkPerKeyOrder(history: QueueHistory): OrderVerdict {
   const unknownReceiveCalls = history.receives
     .filter((receive) => receive.outcome === 'unknown')
     .map((receive) => receive.callMs);
-  const unseenLeasePossible = (fromMs: number, toMs: number): boolean =>
-    unknownReceiveCalls.some((callMs) => callMs >= fromMs && callMs <= toMs);
+  // An unknown receive may take effect at any time after its call (a long poll waits for
+  // messages sent after it; a proposal may commit late), so any one called before B's first
+  // delivery returned may have leased A.
+  const unseenLeasePossible = (toMs: number): boolean =>
+    unknownReceiveCalls.some((callMs) => callMs <= toMs);
   const violations: OrderViolation[] = [];
   for (const [key, sends] of byKey) {
     const firsts = sends.map((send) => ({ send, first: deliveries.get(send.messageId)?.[0] }));
@@ -207,9 +211,7 @@ export function checkPerKeyOrder(history: QueueHistory): OrderVerdict {
         if (b.first.returnMs >= aFirstCall) continue;
         // With delivery counts the question is exact: was A delivered before, unseen?
         const aCount = countOf(a.send.messageId, a.first);
-        if (
-          aCount !== undefined ? aCount > 1 : unseenLeasePossible(a.send.callMs, b.first.returnMs)
-        ) {
+        if (aCount !== undefined ? aCount > 1 : unseenLeasePossible(b.first.returnMs)) {
           continue;
         }
         violations.push({
