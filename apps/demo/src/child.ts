@@ -4,13 +4,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export function spawnScript(script: 'holder', args: readonly string[]): ChildProcess {
+export function spawnScript(
+  script: 'holder',
+  input: { args: readonly string[]; token: string | undefined },
+): ChildProcess {
   const fromSource = import.meta.url.endsWith('.ts');
   const file = fileURLToPath(new URL(`./${script}.${fromSource ? 'ts' : 'js'}`, import.meta.url));
   const prefix = fromSource ? ['--import', 'tsx', '--conditions', '@distsync/source'] : [];
-  return spawn(process.execPath, [...prefix, file, ...args], {
+  return spawn(process.execPath, [...prefix, file, ...input.args], {
     cwd: dirname(file),
     stdio: ['ignore', 'pipe', 'pipe'],
+    // The token travels in the environment, not on a command line other users can read.
+    env: {
+      ...process.env,
+      ...(input.token === undefined ? {} : { DISTSYNC_TOKEN: input.token }),
+    },
   });
 }
 

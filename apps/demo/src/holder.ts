@@ -5,7 +5,11 @@ import { LockClient } from '@distsync/lock-manager';
 import { connect, silentLogger } from '@distsync/transport-ws';
 
 const [endpoints = '', name = '', ttl = ''] = process.argv.slice(2);
-const connection = await connect(endpoints.split(','), { logger: silentLogger });
+const token = process.env.DISTSYNC_TOKEN;
+const connection = await connect(endpoints.split(','), {
+  logger: silentLogger,
+  ...(token === undefined ? {} : { token }),
+});
 const client = new LockClient({ connection, ttlMs: Number(ttl) });
 const handle = await client.acquire(name, { timeoutMs: 10_000 });
 process.stdout.write(`${JSON.stringify({ token: handle.token, sessionId: handle.sessionId })}\n`);

@@ -6,13 +6,15 @@ export interface JsonAnswer {
 
 export async function requestJson(
   url: string,
-  init: { method?: string; body?: unknown; timeoutMs?: number } = {},
+  init: { method?: string; body?: unknown; timeoutMs?: number; token?: string | undefined } = {},
 ): Promise<JsonAnswer> {
+  const headers: Record<string, string> = {};
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
   const response = await fetch(url, {
     method: init.method ?? 'GET',
-    ...(init.body === undefined
-      ? {}
-      : { body: JSON.stringify(init.body), headers: { 'content-type': 'application/json' } }),
+    headers,
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
     signal: AbortSignal.timeout(init.timeoutMs ?? 5000),
   });
   const text = await response.text();

@@ -34,6 +34,7 @@ export async function runScenario(
     ui,
     cluster,
     signal,
+    token: options.token,
     prefix: `demo-${randomBytes(3).toString('hex')}`,
     async connect(connectOptions = {}) {
       const connection = await connect(

@@ -10,6 +10,8 @@ export interface ScenarioContext {
   readonly cluster: DemoCluster;
   /** Aborted on Ctrl-C: every wait ends early with DemoAbortedError. */
   readonly signal: AbortSignal;
+  /** The client token of a cluster that requires one (REST calls send it as a Bearer token). */
+  readonly token: string | undefined;
   /** A unique prefix for this run's keys, locks and queues, so runs never collide. */
   readonly prefix: string;
   /** Opens a client connection (transport-ws `connect()`), closed when the scenario ends. */

@@ -28,10 +28,20 @@ function path(key: string): string {
   return `/v1/cache/${encodeURIComponent(key)}`;
 }
 
-async function put(member: Member, input: { key: string; value: unknown }): Promise<number> {
+/** A node to call, with the token its cluster wants (if any). */
+interface Target extends Member {
+  readonly token: string | undefined;
+}
+
+function targets(context: ScenarioContext): Target[] {
+  return context.cluster.members.map((member) => ({ ...member, token: context.token }));
+}
+
+async function put(member: Target, input: { key: string; value: unknown }): Promise<number> {
   const answer = await requestJson(`${member.url}${path(input.key)}`, {
     method: 'PUT',
     body: { value: input.value },
+    token: member.token,
   });
   if (answer.status !== 200)
     throw new Error(`PUT ${input.key} on ${member.id}: ${JSON.stringify(answer.body)}`);
@@ -39,26 +49,28 @@ async function put(member: Member, input: { key: string; value: unknown }): Prom
 }
 
 async function get(
-  member: Member,
+  member: Target,
   key: string,
 ): Promise<{ value: unknown; state: string; version: number }> {
-  const answer = await requestJson(`${member.url}${path(key)}`);
+  const answer = await requestJson(`${member.url}${path(key)}`, { token: member.token });
   if (answer.status !== 200)
     throw new Error(`GET ${key} on ${member.id}: ${JSON.stringify(answer.body)}`);
   return answer.body as { value: unknown; state: string; version: number };
 }
 
-async function states(member: Member, key: string): Promise<States> {
-  return (await requestJson(`${member.url}${path(key)}/states`)).body as States;
+async function states(member: Target, key: string): Promise<States> {
+  return (await requestJson(`${member.url}${path(key)}/states`, { token: member.token }))
+    .body as States;
 }
 
-async function stats(member: Member): Promise<CacheStats> {
-  return (await requestJson(`${member.url}/v1/cache/stats`)).body as CacheStats;
+async function stats(member: Target): Promise<CacheStats> {
+  return (await requestJson(`${member.url}/v1/cache/stats`, { token: member.token }))
+    .body as CacheStats;
 }
 
 /** Prints every node's line state and returns them as `n1:M n2:I n3:I`. */
 async function showStates(context: ScenarioContext, key: string): Promise<string> {
-  const [first] = context.cluster.members;
+  const [first] = targets(context);
   if (first === undefined) return '';
   const view = await states(first, key);
   const nodes = view.nodes.filter((node) => !node.id.startsWith('session:'));
@@ -74,7 +86,7 @@ async function showStates(context: ScenarioContext, key: string): Promise<string
   return nodes.map((node) => `${node.id}:${node.state}`).join(' ');
 }
 
-async function coherence(context: ScenarioContext, [n1, n2]: readonly Member[]): Promise<void> {
+async function coherence(context: ScenarioContext, [n1, n2]: readonly Target[]): Promise<void> {
   if (n1 === undefined || n2 === undefined) return;
   const { ui } = context;
   const key = `${context.prefix}/price`;
@@ -122,7 +134,7 @@ async function coherence(context: ScenarioContext, [n1, n2]: readonly Member[]):
   );
 }
 
-async function workload(context: ScenarioContext, members: readonly Member[]): Promise<void> {
+async function workload(context: ScenarioContext, members: readonly Target[]): Promise<void> {
   const { ui } = context;
   const keys = Array.from(
     { length: WORKLOAD_KEYS },
@@ -188,7 +200,7 @@ async function workload(context: ScenarioContext, members: readonly Member[]): P
 }
 
 async function run(context: ScenarioContext): Promise<void> {
-  const members = context.cluster.members;
+  const members = targets(context);
   await coherence(context, members);
   await workload(context, members);
 }

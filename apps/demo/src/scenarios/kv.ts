@@ -15,7 +15,9 @@ async function run(context: ScenarioContext): Promise<void> {
   ui.step(`alice puts ${key} = "hello": version ${first.version} (the Raft index of the write)`);
   const reads = await Promise.all(
     cluster.members.map(async (member) => {
-      const answer = await requestJson(`${member.url}/v1/kv/${encodeURIComponent(key)}`);
+      const answer = await requestJson(`${member.url}/v1/kv/${encodeURIComponent(key)}`, {
+        token: context.token,
+      });
       return { id: member.id, answer };
     }),
   );

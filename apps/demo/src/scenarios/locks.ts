@@ -213,11 +213,14 @@ async function killedHolder(stage: Stage, bob: Person | undefined): Promise<void
   const { context } = stage;
   const { ui } = context;
   const lock = `${context.prefix}/lease`;
-  const holder = spawnScript('holder', [
-    context.cluster.members.map((member) => member.url).join(','),
-    lock,
-    String(HOLDER_TTL_MS),
-  ]);
+  const holder = spawnScript('holder', {
+    args: [
+      context.cluster.members.map((member) => member.url).join(','),
+      lock,
+      String(HOLDER_TTL_MS),
+    ],
+    token: context.token,
+  });
   context.defer(() => {
     holder.kill('SIGKILL');
     return undefined;
