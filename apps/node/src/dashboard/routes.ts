@@ -17,13 +17,15 @@ import { readUiFile } from './static-files.js';
 
 /** Snapshots written to a slow page but not yet flushed; past this, snapshots are skipped. */
 export const SSE_PENDING_WRITES_MAX = 4;
+/** Pages watching one node at once; more are answered 503 UNAVAILABLE. */
+export const DEFAULT_WATCHERS_MAX = 64;
 /** A comment line that keeps proxies from closing an idle stream. */
 export const SSE_KEEPALIVE_MS = 2500;
 
 /** What the routes use of the hub. */
 export type DashboardSource = Pick<
   DashboardHub,
-  'localView' | 'snapshot' | 'watch' | 'useLocalRequests'
+  'localView' | 'snapshot' | 'watch' | 'useLocalRequests' | 'watchers'
 >;
 
 export interface DashboardRoutesOptions {
@@ -31,6 +33,8 @@ export interface DashboardRoutesOptions {
   readonly token: string | undefined;
   /** Where the built page is (dist/ui). */
   readonly uiDirectory: string;
+  /** Event streams open at once (DEFAULT_WATCHERS_MAX). */
+  readonly watchersMax?: number;
 }
 
 const CORS_HEADERS = {
@@ -149,8 +153,21 @@ export function mountDashboard(app: Hono, options: DashboardRoutesOptions): void
     if (!authorized(c, false)) return unauthorized();
     return c.json(await hub.snapshot(), 200, CORS_HEADERS);
   });
+  const watchersMax = options.watchersMax ?? DEFAULT_WATCHERS_MAX;
   app.get('/ui/events', (c) => {
     if (!authorized(c, true)) return unauthorized();
+    if (hub.watchers >= watchersMax) {
+      return c.json(
+        {
+          error: {
+            code: 'UNAVAILABLE',
+            message: `${watchersMax} pages already watch this node: try another node`,
+          },
+        },
+        503,
+        CORS_HEADERS,
+      );
+    }
     return streamSnapshots(c, hub);
   });
 }

@@ -23,7 +23,7 @@ afterAll(() => {
   removeDir(dir);
 });
 
-function appServing(uiDirectory: string): Hono {
+function appServing(uiDirectory: string, watchersMax?: number): Hono {
   const app = new Hono();
   const unused = (): never => {
     throw new Error('static routes do not read the hub');
@@ -33,8 +33,14 @@ function appServing(uiDirectory: string): Hono {
     snapshot: unused,
     watch: unused,
     useLocalRequests: () => undefined,
+    watchers: 0,
   };
-  mountDashboard(app, { hub, token: 'static-token', uiDirectory });
+  mountDashboard(app, {
+    hub,
+    token: 'static-token',
+    uiDirectory,
+    ...(watchersMax === undefined ? {} : { watchersMax }),
+  });
   return app;
 }
 
@@ -79,5 +85,18 @@ describe('/ui static files', () => {
     const answer = await app.request('/ui/');
     expect(answer.status).toBe(503);
     expect(await answer.text()).toContain('pnpm --filter @distsync/node build');
+  });
+});
+
+describe('/ui/events limits', () => {
+  it('refuses a page past watchersMax with 503 UNAVAILABLE (after the token check)', async () => {
+    const app = appServing(join(dir, 'built'), 0);
+    expect((await app.request('/ui/events')).status).toBe(401);
+    const answer = await app.request('/ui/events', {
+      headers: { authorization: 'Bearer static-token' },
+    });
+    expect(answer.status).toBe(503);
+    expect(await answer.json()).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+    expect(answer.headers.get('access-control-allow-origin')).toBe('*');
   });
 });
