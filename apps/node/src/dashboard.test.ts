@@ -305,4 +305,21 @@ describe('POST /v1/cluster/transfer-leadership', () => {
         : undefined,
     );
   });
+
+  it('answers TIMEOUT when the named voter cannot take over (it is stopped), and the leader stays', async () => {
+    const { leader, followers } = await leaderAndFollowers();
+    const gone = followers[1]!;
+    await gone.drain();
+    const started = Date.now();
+    const answer = await call(`${urlOf(leader)}${path}`, {
+      method: 'POST',
+      body: { to: gone.id },
+      token: TOKEN,
+    });
+    expect(answer).toMatchObject({ status: 408, body: { error: { code: 'TIMEOUT' } } });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    await waitFor(`${leader.id} to lead again`, () =>
+      leader.raft.status().role === 'leader' ? true : undefined,
+    );
+  });
 });
