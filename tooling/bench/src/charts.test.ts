@@ -6,6 +6,7 @@ import {
   autoScaleAxis,
   BenchError,
   chartSpec,
+  expandSuites,
   latencyPercentileChart,
   memoryChart,
   parseConcurrency,
@@ -269,6 +270,16 @@ describe('writeSuiteReport', () => {
 });
 
 describe('option parsing', () => {
+  it('expands all to every registered suite and rejects unknown names with UNKNOWN_SUITE', () => {
+    const known = ['kv', 'kv-growth', 'locks'];
+    expect(expandSuites(['all'], known)).toEqual(known);
+    expect(expandSuites(['kv-growth', 'kv', 'kv'], known)).toEqual(['kv-growth', 'kv']);
+    expect(codeOf(() => expandSuites(['kv', 'cash'], known))).toBe('UNKNOWN_SUITE');
+    expect(() => expandSuites(['all', 'cash'], known)).toThrow(
+      /cash.*known: kv, kv-growth, locks, all/,
+    );
+  });
+
   it('expands a concurrency range to powers of two and keeps a list as given', () => {
     expect(parseConcurrency('1..256')).toEqual([1, 2, 4, 8, 16, 32, 64, 128, 256]);
     expect(parseConcurrency('3..20')).toEqual([3, 6, 12, 20]);

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './errors.js';
 import { cleanupAll, installCleanupHandlers } from './harness/processes.js';
-import { parseOptions, USAGE } from './options.js';
+import { expandSuites, parseOptions, USAGE } from './options.js';
 import { runKvGrowthSuite } from './suites/kv-growth.js';
 import { runKvValueSizeSuite } from './suites/kv-value-size.js';
 import { runLocksSuite } from './suites/locks.js';
@@ -23,15 +23,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return options.help ? 0 : 2;
   }
-  // `all`: every registered suite, in the order of SUITES.
-  const suites = options.suites.includes('all') ? [...SUITES] : options.suites;
-  const unknown = suites.filter((suite) => !(SUITES as readonly string[]).includes(suite));
-  if (unknown.length > 0) {
-    throw new BenchError(
-      'UNKNOWN_SUITE',
-      `unknown suite ${unknown.join(', ')}; known: ${SUITES.join(', ')}, all`,
-    );
-  }
+  const suites = expandSuites(options.suites, SUITES);
   installCleanupHandlers();
   const resultsDir =
     options.resultsDir === undefined

@@ -64,7 +64,7 @@ export type { Column, SuiteOutput, SuiteReport } from './harness/suite-report.js
 export { etcdSystem, ETCD_INSTALL_COMMAND } from './systems/etcd.js';
 export { distsyncSystem, DISTSYNC_BUILD_COMMAND, workspaceRoot } from './systems/distsync.js';
 export type { KvCluster, KvSystem, Skip } from './systems/types.js';
-export { parseConcurrency, parseOptions, USAGE } from './options.js';
+export { expandSuites, parseConcurrency, parseOptions, USAGE } from './options.js';
 export { growthCheckpoints, loadKeys } from './harness/growth.js';
 export type { LoadKeysOptions, LoadKeysResult } from './harness/growth.js';
 export { redisSystem, REDIS_INSTALL_COMMAND } from './systems/redis.js';

@@ -140,6 +140,21 @@ function list(raw: string | undefined): string[] | undefined {
     .filter((item) => item !== '');
 }
 
+/**
+ * The suites to run, in order: `all` is every known suite in registration order (once each);
+ * a name that is not a known suite is UNKNOWN_SUITE, listing the known ones.
+ */
+export function expandSuites(requested: readonly string[], known: readonly string[]): string[] {
+  const unknown = requested.filter((suite) => suite !== 'all' && !known.includes(suite));
+  if (unknown.length > 0) {
+    throw new BenchError(
+      'UNKNOWN_SUITE',
+      `unknown suite ${unknown.join(', ')}; known: ${known.join(', ')}, all`,
+    );
+  }
+  return requested.includes('all') ? [...known] : [...new Set(requested)];
+}
+
 function parseOptionsRaw(args: string[]) {
   return parseArgs({
     args,
