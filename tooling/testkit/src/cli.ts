@@ -1,6 +1,7 @@
 // `pnpm verify --workload kv --nemesis all --time 60s --seed 7`: one campaign against a fresh
 // cluster; prints progress and the report, writes history and report JSON to the results
 // folder, and exits 1 when a checker found a violation (2 on bad options).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCampaign } from './campaign.js';
@@ -20,6 +21,7 @@ const USAGE = `usage: pnpm verify [options]
   --nodes <n>               default 3 (5 for the majorities ring)
   --runtime <source|dist>   source: tsx from TypeScript (default); dist: apps/node/dist
   --results-dir <path>      default tooling/testkit/results
+  --check <run-dir>         no campaign: check a saved run's history.json again
   --node-root <path>        run apps/node of another workspace (scripts/snapshot.sh pins a commit)
   --quiet-ms <min,max>      quiet time between faults; default 2000,4000
   --hold-ms <min,max>       how long a fault is held; default 3000,6000
@@ -66,6 +68,7 @@ function parseOptions() {
         runtime: { type: 'string', default: 'source' },
         'results-dir': { type: 'string' },
         'node-root': { type: 'string' },
+        check: { type: 'string' },
         'quiet-ms': { type: 'string' },
         'hold-ms': { type: 'string' },
         'tick-ms': { type: 'string' },
@@ -79,6 +82,35 @@ function parseOptions() {
   }
 }
 
+/** Checks a saved run's history.json again with the current checkers. */
+function recheck(dir: string): number {
+  let saved: Record<string, unknown>;
+  try {
+    saved = JSON.parse(readFileSync(join(dir, 'history.json'), 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new TestkitError(
+      'BAD_OPTION',
+      `--check: cannot read ${join(dir, 'history.json')}: ${String(error)}`,
+    );
+  }
+  let valid = true;
+  for (const [name, history] of Object.entries(saved)) {
+    if (name === 'faults') continue;
+    const [workload] = createWorkloads(name);
+    if (workload === undefined) continue;
+    workload.load(history);
+    for (const checker of workload.check()) {
+      valid &&= checker.valid !== false;
+      const verdict =
+        checker.valid === true ? 'PASS' : checker.valid === false ? 'FAIL' : 'UNKNOWN';
+      process.stdout.write(`${verdict.padEnd(8)} ${name}/${checker.checker}: ${checker.summary}\n`);
+      if (checker.valid === false)
+        process.stdout.write(`${JSON.stringify(checker.details, null, 2)}\n`);
+    }
+  }
+  return valid ? 0 : 1;
+}
+
 /** `{ [key]: value }` when the value is defined, else `{}` (exactOptionalPropertyTypes). */
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
@@ -90,6 +122,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (values.check !== undefined) return recheck(values.check);
   const runtime = values.runtime;
   if (runtime !== 'source' && runtime !== 'dist')
     throw new TestkitError('BAD_OPTION', '--runtime: expected source or dist');

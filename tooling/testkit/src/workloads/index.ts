@@ -11,6 +11,7 @@ const FACTORIES: Readonly<Record<string, () => Workload>> = {
   lock: () => new LockWorkload(),
   queue: () => new QueueWorkload(),
   cache: () => new KvWorkload({ service: 'cache' }),
+  'lock-unfenced': () => new LockWorkload({ unfenced: true }),
 };
 
 export const WORKLOAD_NAMES: readonly string[] = Object.keys(FACTORIES);

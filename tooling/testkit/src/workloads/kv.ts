@@ -370,4 +370,8 @@ export class KvWorkload implements Workload {
   history(): unknown {
     return this.#ops;
   }
+
+  load(history: unknown): void {
+    this.#ops.splice(0, this.#ops.length, ...(history as KvOp[]));
+  }
 }

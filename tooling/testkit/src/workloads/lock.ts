@@ -14,6 +14,7 @@ import { errorOf, requestJson, type HttpOutcome } from '../http.js';
 import type { Random } from '../random.js';
 import {
   pause,
+  unknownReturn,
   type CheckerReport,
   type Workload,
   type WorkloadContext,
@@ -308,5 +309,16 @@ export class LockWorkload implements Workload {
 
   history(): unknown {
     return { acquires: this.acquires, releases: this.releases, writes: this.writes };
+  }
+
+  load(history: unknown): void {
+    const loaded = history as {
+      acquires: AcquireOp[];
+      releases: ReleaseOp[];
+      writes: ResourceWrite[];
+    };
+    this.acquires.splice(0, this.acquires.length, ...loaded.acquires.map(unknownReturn));
+    this.releases.splice(0, this.releases.length, ...loaded.releases.map(unknownReturn));
+    this.writes.splice(0, this.writes.length, ...loaded.writes);
   }
 }

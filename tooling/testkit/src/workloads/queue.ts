@@ -13,6 +13,7 @@ import type { Outcome } from '../checkers/mutex.js';
 import { errorOf, requestJson, type HttpOutcome } from '../http.js';
 import {
   pause,
+  unknownReturn,
   type CheckerReport,
   type Workload,
   type WorkloadContext,
@@ -265,5 +266,12 @@ export class QueueWorkload implements Workload {
 
   history(): unknown {
     return this.#history();
+  }
+
+  load(history: unknown): void {
+    const loaded = history as { sends: SendOp[]; receives: ReceiveOp[]; acks: AckOp[] };
+    this.sends.splice(0, this.sends.length, ...loaded.sends.map(unknownReturn));
+    this.receives.splice(0, this.receives.length, ...loaded.receives.map(unknownReturn));
+    this.acks.splice(0, this.acks.length, ...loaded.acks.map(unknownReturn));
   }
 }

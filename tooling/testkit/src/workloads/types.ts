@@ -45,6 +45,8 @@ export interface Workload {
   stats(): WorkloadStats;
   /** The raw history, as written to history.json. */
   history(): unknown;
+  /** Replaces the history with one read back from history.json (to check it again). */
+  load(history: unknown): void;
 }
 
 /** Counts of a list of recorded operations by type and status. */
@@ -76,4 +78,9 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', done, { once: true });
   });
+}
+
+/** JSON writes Infinity as null: an unknown return time read back from history.json. */
+export function unknownReturn<T extends { readonly returnMs: number }>(op: T): T {
+  return typeof op.returnMs === 'number' ? op : { ...op, returnMs: Infinity };
 }
