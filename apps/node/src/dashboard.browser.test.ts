@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TestCluster } from './test-support/cluster.js';
 import { APP_DIR, killAllChildren, removeDir, tempDir } from './test-support/processes.js';
 import { ensureUiBuilt, requireChromium } from './test-support/ui.js';
@@ -15,13 +15,21 @@ import { ensureUiBuilt, requireChromium } from './test-support/ui.js';
 const TOKEN = 'browser-test-token';
 const OUTPUT_DIR = join(APP_DIR, 'results', 'ui-e2e');
 
-let dir: string;
+let dir: string | undefined;
 let cluster: TestCluster;
-let browser: Browser;
+let browser: Browser | undefined;
 let page: Page;
+/** Set when there is no Chromium: every test then fails with what to install (never skips). */
+let chromiumMissing: Error | undefined;
 
 beforeAll(async () => {
-  const executablePath = requireChromium();
+  let executablePath: string;
+  try {
+    executablePath = requireChromium();
+  } catch (error) {
+    chromiumMissing = error instanceof Error ? error : new Error(String(error));
+    return;
+  }
   ensureUiBuilt();
   mkdirSync(OUTPUT_DIR, { recursive: true });
   dir = tempDir('ui-e2e');
@@ -35,8 +43,12 @@ beforeAll(async () => {
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
 }, 120_000);
 
+beforeEach(() => {
+  if (chromiumMissing !== undefined) throw chromiumMissing;
+});
+
 afterEach(async (context) => {
-  if (context.task.result?.state !== 'fail') return;
+  if (context.task.result?.state !== 'fail' || chromiumMissing !== undefined) return;
   await page
     .screenshot({ path: join(OUTPUT_DIR, 'failure.png'), fullPage: true })
     .catch(() => undefined);
@@ -47,9 +59,9 @@ afterEach(async (context) => {
 });
 
 afterAll(async () => {
-  await browser.close().catch(() => undefined);
+  await browser?.close().catch(() => undefined);
   await killAllChildren();
-  removeDir(dir);
+  if (dir !== undefined) removeDir(dir);
 });
 
 const NODE_ROWS = '[data-testid="nodes"] tbody tr';
