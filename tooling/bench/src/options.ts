@@ -34,7 +34,7 @@ export const DEFAULT_MAX_OPERATIONS_PER_RUN = 1_000_000;
 export const DEFAULT_VALUE_SIZES: readonly number[] = [100, 1024, 4096, 16_384, 65_536];
 export const QUICK_VALUE_SIZES: readonly number[] = [100, 4096, 65_536];
 /** etcd's default request limit is 1.5 MiB and distsync's body limit 1 MiB: values stay below. */
-export const MAX_VALUE_BYTES = 512 * 1024;
+export const MAX_VALUE_BYTES: number = 512 * 1024;
 export const DEFAULT_KEYS = 1_000_000;
 export const QUICK_KEYS = 20_000;
 export const MAX_KEYS = 10_000_000;
