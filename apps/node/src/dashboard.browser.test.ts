@@ -92,9 +92,9 @@ describe('the /ui dashboard in Chromium', () => {
   // Three tsx processes start first: a loaded machine may take a while.
   it(
     'asks for the token, then shows three nodes and exactly one leader',
-    { timeout: 90_000 },
+    { timeout: 150_000 },
     async () => {
-      const leader = await cluster.waitForLeader({ timeoutMs: 60_000 });
+      const leader = await cluster.waitForLeader({ timeoutMs: 120_000 });
       const follower = cluster.members.find((member) => member.id !== leader.id)!;
       await page.goto(`${follower.url}/ui`);
       // Without the token the data stream is refused and the page asks for it.
