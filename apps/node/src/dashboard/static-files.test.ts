@@ -1,6 +1,6 @@
 // The page's static files as /ui serves them: the redirect, index.html never cached, hashed
-// assets cached for a year with their content type, nothing outside assets/ reachable, and a
-// clear 503 when the page was never built.
+// assets cached for a year with their content type, nothing outside assets/ reachable, a clear
+// 503 when the page was never built; and the event stream's bound on watching pages.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Hono } from 'hono';
