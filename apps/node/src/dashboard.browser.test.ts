@@ -189,9 +189,13 @@ describe('the /ui dashboard in Chromium', () => {
     );
     expect(await page.getAttribute('[data-testid="stream-state"]', 'data-state')).toBe('live');
     expect(await page.textContent('[data-testid="stream-state"]')).not.toContain(`:${served}`);
-    // The timeline has the new leader's row.
+    // The timeline has the new leader's row, and the killed node's loss.
     await page.waitForSelector(
       `[data-testid="timeline"] li[data-type="leader"][data-subject="${next}"]`,
+      { timeout: 10_000 },
+    );
+    await page.waitForSelector(
+      `[data-testid="timeline"] li[data-type="unreachable"][data-subject="${before.id}"]`,
       { timeout: 10_000 },
     );
     await page.screenshot({ path: join(OUTPUT_DIR, 'after-leader-killed.png'), fullPage: true });
