@@ -5,13 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { BenchError } from './errors.js';
 import { cleanupAll, installCleanupHandlers } from './harness/processes.js';
 import { expandSuites, parseOptions, USAGE } from './options.js';
+import { runCacheSuite } from './suites/cache.js';
 import { runKvGrowthSuite } from './suites/kv-growth.js';
 import { runKvValueSizeSuite } from './suites/kv-value-size.js';
 import { runLocksSuite } from './suites/locks.js';
 import { runQueueSuite } from './suites/queue.js';
 import { runKvSuite } from './suites/run-kv.js';
 
-const SUITES = ['kv', 'kv-value-size', 'kv-growth', 'queue', 'locks'] as const;
+const SUITES = ['kv', 'kv-value-size', 'kv-growth', 'queue', 'locks', 'cache'] as const;
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -53,6 +54,11 @@ async function main(): Promise<number> {
       }
       case 'locks': {
         const output = await runLocksSuite({ bench: options, resultsDir, log });
+        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
+        break;
+      }
+      case 'cache': {
+        const output = await runCacheSuite({ bench: options, resultsDir, log });
         process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
         break;
       }
