@@ -104,6 +104,19 @@ describe('REST routes', () => {
     });
   });
 
+  it('bounds a REST wait by the node request timeout and leaves nothing queued', async () => {
+    // Proves a wait longer than requestTimeoutMs (3 s here) is answered 408 then, not held open.
+    const a = await session();
+    const b = await session();
+    await acquire('r/3', { sessionId: a });
+    const started = Date.now();
+    const answer = await acquire('r/3', { sessionId: b, timeoutMs: 60_000 });
+    expect(answer).toMatchObject({ status: 408, body: { error: { code: 'TIMEOUT' } } });
+    expect(Date.now() - started).toBeLessThan(6000);
+    const view = (await http(`${base}/v1/locks/r%2F3`)).body as { waiters: unknown[] };
+    expect(view.waiters).toEqual([]);
+  });
+
   it('refuses the request that closes a wait-for cycle with 409 DEADLOCK', async () => {
     // Proves deadlock detection end to end: the youngest request fails, the older one proceeds.
     const a = await session();
