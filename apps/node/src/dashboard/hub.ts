@@ -31,7 +31,7 @@ export type LocalRequest = (path: string) => Promise<{ status: number; body: unk
 
 export interface DashboardHubOptions {
   readonly nodeId: string;
-  readonly raft: RaftNode;
+  readonly raft: Pick<RaftNode, 'on' | 'status'>;
   /** The local /status document. */
   readonly status: () => { readonly id: string; readonly [key: string]: unknown };
   /** The client token, sent to peers (a cluster shares one); undefined when auth is off. */
