@@ -11,6 +11,7 @@ import {
   type OpStatus,
   type Workload,
   type WorkloadContext,
+  type WorkloadStats,
 } from './types.js';
 
 export interface KvWorkloadOptions {
@@ -363,7 +364,7 @@ export class KvWorkload implements Workload {
     ];
   }
 
-  stats() {
+  stats(): WorkloadStats {
     return countOps(this.#ops);
   }
 
