@@ -26,6 +26,7 @@ function render(snapshot: ClusterSnapshot): void {
   leader.textContent = snapshot.leader === null ? 'none' : snapshot.leader.id;
   leader.dataset.term = snapshot.leader === null ? '' : String(snapshot.leader.term);
   leader.className = snapshot.leader === null ? 'no-leader' : 'has-leader';
+  document.title = `distsync · ${snapshot.leader === null ? 'no leader' : `leader ${snapshot.leader.id}`}`;
   fill('nodes', renderNodes(snapshot));
   fill('phi', renderPhi(snapshot));
   fill('locks', renderLocks(snapshot));
