@@ -44,7 +44,13 @@ describe('kv campaign on a real cluster (CI)', () => {
         new QueueWorkload(),
         new KvWorkload({ service: 'cache', keys: 3, clients: 3 }),
         // The negative control for the mutex checker: no token check at the resource.
-        new LockWorkload({ unfenced: true, locks: 1, clients: 3, stallProbability: 0.5 }),
+        new LockWorkload({
+          unfenced: true,
+          locks: 1,
+          clients: 3,
+          stallProbability: 0.6,
+          stallPastTtlMs: 1500,
+        }),
       ],
       nemeses: ['kill-leader', 'partition-leader'],
       rotateNemeses: true,

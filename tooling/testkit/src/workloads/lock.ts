@@ -33,6 +33,8 @@ export interface LockWorkloadOptions {
    * resource must refuse the late write by its token. Default 0.1.
    */
   readonly stallProbability?: number;
+  /** How far past the session TTL a stall lasts; default 500 ms. */
+  readonly stallPastTtlMs?: number;
   /**
    * A negative control: the resource skips its token check (a plain compare-and-set), so a
    * stalled client's late write goes through and the checker must report it. Its locks and
@@ -77,6 +79,7 @@ export class LockWorkload implements Workload {
       sessionTtlMs: options.sessionTtlMs ?? 3000,
       requestTimeoutMs: options.requestTimeoutMs ?? 4000,
       stallProbability: options.stallProbability ?? 0.1,
+      stallPastTtlMs: options.stallPastTtlMs ?? 500,
     };
   }
 
@@ -188,7 +191,7 @@ export class LockWorkload implements Workload {
     for (let i = 0; i < writes; i += 1) {
       if (stall && i === writes - 1) {
         this.stalls += 1;
-        await pause(this.#options.sessionTtlMs + 500);
+        await pause(this.#options.sessionTtlMs + this.#options.stallPastTtlMs);
       }
       await this.#fencedWrite(context, {
         process: at.process,
