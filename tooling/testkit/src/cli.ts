@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCampaign } from './campaign.js';
-import { installSignalHandlers } from './cluster/processes.js';
+import { cleanupAll, installSignalHandlers } from './cluster/processes.js';
 import { workspaceRoot } from './cluster/cluster.js';
 import { TestkitError } from './errors.js';
 import { parseNemeses } from './nemesis.js';
@@ -140,13 +140,16 @@ async function main(): Promise<number> {
   let interrupted = 0;
   process.on('SIGINT', () => {
     interrupted += 1;
-    if (interrupted > 1) process.exit(130);
+    if (interrupted > 1) {
+      cleanupAll();
+      process.exit(130);
+    }
     process.stderr.write(
       '\nSIGINT: stopping the clients, healing, checking what was recorded (Ctrl-C again to quit now)\n',
     );
     controller.abort();
   });
-  installSignalHandlers();
+  installSignalHandlers(['SIGTERM']);
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };

@@ -107,19 +107,22 @@ function installExitHandler(): void {
   process.on('exit', cleanupAll);
 }
 
-/** SIGINT and SIGTERM clean up and exit with 128 + the signal number (the CLI installs them). */
-export function installSignalHandlers(onSignal: (signal: string) => void = () => undefined): void {
+const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
+
+/**
+ * The given signals (default SIGINT and SIGTERM) clean up and exit with 128 + the signal
+ * number. The CLI takes SIGTERM only: its first Ctrl-C ends the campaign gracefully.
+ */
+export function installSignalHandlers(
+  signals: readonly (keyof typeof SIGNAL_NUMBERS)[] = ['SIGINT', 'SIGTERM'],
+): void {
   if (signalHandlersInstalled) return;
   signalHandlersInstalled = true;
   installExitHandler();
-  for (const [signal, number] of [
-    ['SIGINT', 2],
-    ['SIGTERM', 15],
-  ] as const) {
+  for (const signal of signals) {
     process.on(signal, () => {
-      onSignal(signal);
       cleanupAll();
-      process.exit(128 + number);
+      process.exit(128 + SIGNAL_NUMBERS[signal]);
     });
   }
 }
