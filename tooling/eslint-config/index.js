@@ -79,6 +79,19 @@ const boundaries = [
     message:
       'Services depend on @distsync/raft types and zod; clients take a ClusterConnection interface.',
   })),
+  {
+    dir: 'apps/demo',
+    self: '@distsync/demo',
+    allowed: [
+      '@distsync/transport-ws',
+      '@distsync/lock-manager',
+      '@distsync/queue',
+      '@distsync/cache-mesi',
+      '@distsync/node',
+    ],
+    thirdPartyBanned: [],
+    message: 'The demo uses the service clients, transport-ws and apps/node (DESIGN.md).',
+  },
 ].map(({ dir, self, allowed, thirdPartyBanned, message }) => ({
   files: [`${dir}/**/*.ts`],
   rules: {
