@@ -24,6 +24,7 @@ export const DEFAULT_NODE_COUNT = 3;
 /** How long a draining node may take before it is killed. */
 const STOP_GRACE_MS = 10_000;
 const HOST = '127.0.0.1';
+const NODE_REQUEST_TIMEOUT_MS = 15_000;
 
 export interface EmbeddedClusterOptions {
   /**
@@ -182,6 +183,9 @@ export class EmbeddedCluster implements DemoCluster {
         ...['--data-dir', join(this.#dataDir, member.id), '--cluster-id', this.#clusterId],
         ...['--log-format', 'json', '--log-level', this.#options.logLevel ?? 'info'],
         ...(this.#options.tickMs === undefined ? [] : ['--tick-ms', String(this.#options.tickMs)]),
+        // A laptop under load (or CI running every test at once) can stall an fsync for seconds:
+        // the demo's nodes wait longer for Raft than the 5 s default before answering TIMEOUT.
+        ...['--request-timeout-ms', String(NODE_REQUEST_TIMEOUT_MS)],
       ],
       // The secret travels in the environment, not on a command line other users can read.
       { cwd, stdio: ['ignore', log, log], env: { ...process.env, DISTSYNC_SECRET: this.#secret } },

@@ -41,6 +41,8 @@ export async function runScenario(
         cluster.members.map((member) => member.url),
         {
           logger: silentLogger,
+          // Longer than the embedded nodes' own 15 s wait for Raft, so their answer comes first.
+          requestTimeoutMs: 20_000,
           ...(options.token === undefined ? {} : { token: options.token }),
           ...connectOptions,
         },
