@@ -14,7 +14,11 @@ export interface OperationsOptions {
   readonly accepting: () => boolean;
 }
 
-function raftFailure(node: RaftNode, failure: RaftNodeFailure): OperationResult {
+function raftFailure(
+  node: RaftNode,
+  failure: RaftNodeFailure,
+  kind: 'command' | 'query',
+): OperationResult {
   const codes: Record<RaftNodeFailure['code'], NodeErrorCode> = {
     NOT_LEADER: 'NO_LEADER',
     TIMEOUT: 'TIMEOUT',
@@ -25,9 +29,13 @@ function raftFailure(node: RaftNode, failure: RaftNodeFailure): OperationResult 
     STORAGE_STALLED: 'UNAVAILABLE',
     TOO_LARGE: 'TOO_LARGE',
   };
-  // A timeout while no leader is known is an unavailable cluster, not a slow one.
+  // A read that timed out while no leader is known is an unavailable cluster, not a slow one.
+  // A command stays TIMEOUT: it may already be in the log and still commit, and NO_LEADER means
+  // "refused before it was ordered" (safe to send elsewhere without a duplicate).
   if (failure.code === 'TIMEOUT' && node.status().leaderId === null) {
-    return apiError('NO_LEADER', `no leader is known: ${failure.message}`);
+    return kind === 'query'
+      ? apiError('NO_LEADER', `no leader is known: ${failure.message}`)
+      : apiError('TIMEOUT', `no leader is known; the command may still apply: ${failure.message}`);
   }
   return apiError(codes[failure.code], failure.message);
 }
@@ -101,7 +109,7 @@ export class Operations {
     let outcome: OperationResult;
     try {
       const result = await call(node, requestTimeoutMs);
-      outcome = result.ok ? serviceOutcome(result.value) : raftFailure(node, result);
+      outcome = result.ok ? serviceOutcome(result.value) : raftFailure(node, result, labels.kind);
     } finally {
       this.#inFlight -= 1;
     }
