@@ -278,8 +278,13 @@ export class CacheSim {
     this.#tickScheduledAt = atMs;
     this.schedule(atMs - this.nowMs, () => {
       this.#tickScheduledAt = undefined;
-      const stampMs = this.nowMs + leaderOffsetMs;
       const due = this.directory.nextDeadline?.();
+      // Rounding (deadline - offset + offset) must not leave a due tick unapplied: that would
+      // reschedule it at the same instant forever.
+      const stampMs = Math.max(
+        this.nowMs + leaderOffsetMs,
+        Math.min(due ?? 0, this.nowMs + leaderOffsetMs + 0.01),
+      );
       if (due !== undefined && due <= Math.max(stampMs, this.#stampMs)) {
         this.#apply({ op: 'tick', nowMs: stampMs }, stampMs);
       }
