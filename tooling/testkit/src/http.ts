@@ -78,3 +78,15 @@ export function isDefiniteWriteFailure(status: number, body: unknown): boolean {
   }
   return false;
 }
+
+/** Codes after which a write may still have applied: the checkers treat it as unknown. */
+const TIMEOUT_LIKE = new Set(['TIMEOUT', 'NO_LEADER', 'UNAVAILABLE', 'INTERNAL']);
+
+/** How a checker sees one HTTP exchange: ok, a definite failure, or unknown (may have applied). */
+export function outcomeOf(outcome: HttpOutcome): 'ok' | 'fail' | 'unknown' {
+  if (outcome.kind === 'refused') return 'fail';
+  if (outcome.kind === 'unknown') return 'unknown';
+  if (outcome.status === 200) return 'ok';
+  const code = errorOf(outcome.body)?.code ?? '';
+  return TIMEOUT_LIKE.has(code) || outcome.status >= 500 ? 'unknown' : 'fail';
+}

@@ -10,9 +10,10 @@ import {
   type ReleaseOp,
   type ResourceWrite,
 } from '../checkers/mutex.js';
-import { errorOf, requestJson, type HttpOutcome } from '../http.js';
+import { errorOf, outcomeOf, requestJson, type HttpOutcome } from '../http.js';
 import type { Random } from '../random.js';
 import {
+  countOps,
   pause,
   unknownReturn,
   type CheckerReport,
@@ -47,16 +48,6 @@ interface Session {
   id: string;
   /** Until when the client knows its session is alive (keepalive call + TTL). */
   validUntilMs: number;
-}
-
-const TIMEOUT_LIKE = new Set(['TIMEOUT', 'NO_LEADER', 'UNAVAILABLE', 'INTERNAL']);
-
-function outcomeOf(outcome: HttpOutcome): Outcome {
-  if (outcome.kind === 'refused') return 'fail';
-  if (outcome.kind === 'unknown') return 'unknown';
-  if (outcome.status === 200) return 'ok';
-  const code = errorOf(outcome.body)?.code ?? '';
-  return TIMEOUT_LIKE.has(code) || outcome.status >= 500 ? 'unknown' : 'fail';
 }
 
 export class LockWorkload implements Workload {
@@ -290,24 +281,15 @@ export class LockWorkload implements Workload {
   }
 
   stats(): WorkloadStats {
-    const byType: WorkloadStats['byType'] = {};
-    const add = (f: string, status: Outcome): void => {
-      const counts = (byType[f] ??= { ok: 0, fail: 0, unknown: 0 });
-      counts[status] += 1;
-    };
-    for (const op of this.acquires) add('acquire', op.outcome);
-    for (const op of this.releases) add('release', op.outcome);
-    for (const op of this.writes) add(op.accepted ? 'write-accepted' : 'write-refused', 'ok');
-    for (const op of this.#other) add(op.f, op.status);
-    const totals = Object.values(byType).reduce(
-      (sum, counts) => ({
-        ok: sum.ok + counts.ok,
-        fail: sum.fail + counts.fail,
-        unknown: sum.unknown + counts.unknown,
-      }),
-      { ok: 0, fail: 0, unknown: 0 },
-    );
-    return { operations: totals.ok + totals.fail + totals.unknown, ...totals, byType };
+    return countOps([
+      ...this.acquires.map((op) => ({ f: 'acquire', status: op.outcome })),
+      ...this.releases.map((op) => ({ f: 'release', status: op.outcome })),
+      ...this.writes.map((op) => ({
+        f: op.accepted ? 'write-accepted' : 'write-refused',
+        status: 'ok' as const,
+      })),
+      ...this.#other.map((op) => ({ f: op.f, status: op.status })),
+    ]);
   }
 
   history(): unknown {

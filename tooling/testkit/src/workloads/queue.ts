@@ -9,9 +9,9 @@ import {
   type ReceiveOp,
   type SendOp,
 } from '../checkers/queue.js';
-import type { Outcome } from '../checkers/mutex.js';
-import { errorOf, requestJson, type HttpOutcome } from '../http.js';
+import { outcomeOf, requestJson, type HttpOutcome } from '../http.js';
 import {
+  countOps,
   pause,
   unknownReturn,
   type CheckerReport,
@@ -31,15 +31,6 @@ export interface QueueWorkloadOptions {
 }
 
 const QUEUE = 'tk-q';
-const TIMEOUT_LIKE = new Set(['TIMEOUT', 'NO_LEADER', 'UNAVAILABLE', 'INTERNAL']);
-
-function outcomeOf(outcome: HttpOutcome): Outcome {
-  if (outcome.kind === 'refused') return 'fail';
-  if (outcome.kind === 'unknown') return 'unknown';
-  if (outcome.status === 200) return 'ok';
-  const code = errorOf(outcome.body)?.code ?? '';
-  return TIMEOUT_LIKE.has(code) || outcome.status >= 500 ? 'unknown' : 'fail';
-}
 
 interface Delivered {
   readonly id: string;
@@ -245,23 +236,11 @@ export class QueueWorkload implements Workload {
   }
 
   stats(): WorkloadStats {
-    const byType: WorkloadStats['byType'] = {};
-    const add = (f: string, status: Outcome): void => {
-      const counts = (byType[f] ??= { ok: 0, fail: 0, unknown: 0 });
-      counts[status] += 1;
-    };
-    for (const op of this.sends) add('send', op.outcome);
-    for (const op of this.receives) add('receive', op.outcome);
-    for (const op of this.acks) add('ack', op.outcome);
-    const totals = Object.values(byType).reduce(
-      (sum, counts) => ({
-        ok: sum.ok + counts.ok,
-        fail: sum.fail + counts.fail,
-        unknown: sum.unknown + counts.unknown,
-      }),
-      { ok: 0, fail: 0, unknown: 0 },
-    );
-    return { operations: totals.ok + totals.fail + totals.unknown, ...totals, byType };
+    return countOps([
+      ...this.sends.map((op) => ({ f: 'send', status: op.outcome })),
+      ...this.receives.map((op) => ({ f: 'receive', status: op.outcome })),
+      ...this.acks.map((op) => ({ f: 'ack', status: op.outcome })),
+    ]);
   }
 
   history(): unknown {
