@@ -1,32 +1,17 @@
-// What the directory returns from apply and query: a JSON value, or a domain error with a stable
-// code. The same on every replica, so it can live in Raft's session table. (The shape of
-// apps/node's ServiceResult, copied: a package never imports the server.)
+// What the directory returns from apply and query: a JSON value, or a refusal with a stable code
+// (raft's MachineResult narrowed to the cache codes).
+import { refusal, utf8Length, type MachineResult } from '@distsync/raft';
 import type { CacheErrorCode } from './errors.js';
 
-export type CacheResult<Value = unknown> =
-  | { readonly ok: true; readonly value: Value }
-  | { readonly ok: false; readonly code: CacheErrorCode; readonly message: string };
+export { decodeJson, encodeJson, ok } from '@distsync/raft';
 
-export function ok<Value>(value: Value): { ok: true; value: Value } {
-  return { ok: true, value };
-}
+export type CacheResult<Value = unknown> = MachineResult<CacheErrorCode, Value>;
 
 export function fail(code: CacheErrorCode, message: string): CacheResult<never> {
-  return { ok: false, code, message };
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-export function encodeJson(value: unknown): Uint8Array {
-  return encoder.encode(JSON.stringify(value));
-}
-
-export function decodeJson(bytes: Uint8Array): unknown {
-  return JSON.parse(decoder.decode(bytes)) as unknown;
+  return refusal(code, message);
 }
 
 /** The UTF-8 size of a value's JSON text: what limits and the byte-bounded LRU count. */
 export function jsonBytes(value: unknown): number {
-  return value === undefined ? 0 : encoder.encode(JSON.stringify(value)).length;
+  return value === undefined ? 0 : utf8Length(JSON.stringify(value));
 }

@@ -48,7 +48,8 @@ export { MemoryStorage } from './core/memory-storage.js';
 export { RaftError } from './errors.js';
 export type { RaftErrorCode } from './errors.js';
 export type { Transport } from './transport.js';
-export type { ApplyContext, StateMachine } from './state-machine.js';
+export type { ApplyContext, MachineResult, StateMachine } from './state-machine.js';
+export { decodeJson, encodeJson, ok, refusal, utf8Length } from './state-machine.js';
 export { RaftNode } from './node/raft-node.js';
 export type {
   CommandOptions,

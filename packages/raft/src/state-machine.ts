@@ -33,3 +33,42 @@ export interface StateMachine<Command = unknown, Query = unknown, Result = unkno
   nextDeadline?(): number | undefined;
   timerCommand?(nowMs: number): Command;
 }
+
+/**
+ * What a service machine returns from apply and query: a JSON value, or a refusal with one of the
+ * service's stable codes. The same on every replica, so Raft's session table can answer a retried
+ * command with it. Each service narrows `Code` to its own codes.
+ */
+export type MachineResult<Code extends string = string, Value = unknown> =
+  | { readonly ok: true; readonly value: Value }
+  | { readonly ok: false; readonly code: Code; readonly message: string };
+
+/** The success side of a MachineResult. */
+export function ok<Value>(value: Value): { ok: true; value: Value } {
+  return { ok: true, value };
+}
+
+/** The refusal side of a MachineResult. */
+export function refusal<Code extends string>(
+  code: Code,
+  message: string,
+): { ok: false; code: Code; message: string } {
+  return { ok: false, code, message };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** JSON in UTF-8: what the service machines' snapshots are. */
+export function encodeJson(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
+export function decodeJson(bytes: Uint8Array): unknown {
+  return JSON.parse(decoder.decode(bytes)) as unknown;
+}
+
+/** The UTF-8 length of a string: what byte limits on names and values count. */
+export function utf8Length(text: string): number {
+  return encoder.encode(text).length;
+}
