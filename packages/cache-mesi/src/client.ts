@@ -8,6 +8,7 @@ import { CacheError, invalidOption } from './errors.js';
 import { DirectoryEventSchema, type JsonValue } from './messages.js';
 import { asCacheError, NodeCache, type CacheRead, type NodeCacheStats } from './node-cache.js';
 import { realScheduler, type CacheScheduler } from './scheduler.js';
+import { SingleFlight } from './single-flight.js';
 
 /**
  * What the cache client needs of a connection. Failed requests reject with an error that carries
@@ -147,20 +148,14 @@ export class CacheClient {
     if (near !== undefined) return near.cache.getOrLoad(key, loader, options);
     const read = await this.get(key);
     if (read.found && read.value !== undefined) return read.value;
-    const inflight = this.#loading.get(key);
-    if (inflight !== undefined) return inflight;
-    const run = (async () => {
+    return this.#loading.run(key, async () => {
       const value = await loader(key);
       await this.set(key, value, options);
       return value;
-    })().finally(() => {
-      this.#loading.delete(key);
     });
-    this.#loading.set(key, run);
-    return run;
   }
 
-  readonly #loading = new Map<string, Promise<JsonValue>>();
+  readonly #loading = new SingleFlight<JsonValue>();
 
   /** The near cache's statistics (undefined without one). */
   async stats(): Promise<NodeCacheStats | undefined> {

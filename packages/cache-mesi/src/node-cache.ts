@@ -16,6 +16,7 @@ import {
 import { jsonBytes } from './result.js';
 import { realScheduler, type CacheScheduler } from './scheduler.js';
 import type { BackingStore, StoreRead, StoreWrite } from './store.js';
+import { SingleFlight } from './single-flight.js';
 
 /** How a cache reaches the directory: resolves with the result's value, rejects with a `code`. */
 export interface DirectoryPort {
@@ -505,20 +506,14 @@ export class NodeCache {
   ): Promise<JsonValue> {
     const read = await this.get(key);
     if (read.found && read.value !== undefined) return read.value;
-    const loading = this.#loading.get(key);
-    if (loading !== undefined) return loading;
-    const run = (async () => {
+    return this.#loading.run(key, async () => {
       const value = await loader(key);
       await this.set(key, value, options);
       return value;
-    })().finally(() => {
-      this.#loading.delete(key);
     });
-    this.#loading.set(key, run);
-    return run;
   }
 
-  readonly #loading = new Map<string, Promise<JsonValue>>();
+  readonly #loading = new SingleFlight<JsonValue>();
 
   async #write(
     key: string,
