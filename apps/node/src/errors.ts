@@ -37,6 +37,8 @@ export type NodeErrorCode =
   | 'NO_LEADER'
   /** The node is draining, stopped or overloaded: try another node. HTTP 503. */
   | 'UNAVAILABLE'
+  /** A test-only fault-injection route on a node started without `faultInjection`. HTTP 403. */
+  | 'FAULT_INJECTION_DISABLED'
   /** A bug: the handler threw. HTTP 500. */
   | 'INTERNAL'
   /** A configuration value broke its rule (the CLI exits with code 2). */
@@ -61,6 +63,7 @@ export const HTTP_STATUS_OF_CODE: Readonly<Record<NodeErrorCode, number>> = {
   STORE_UNAVAILABLE: 503,
   NO_LEADER: 503,
   UNAVAILABLE: 503,
+  FAULT_INJECTION_DISABLED: 403,
   INTERNAL: 500,
   CONFIG_INVALID: 400,
 };

@@ -20,6 +20,9 @@ import { createClientHandler } from './client-handler.js';
 import type { NodeConfig } from './config.js';
 import { createDashboard } from './dashboard/wiring.js';
 import { NodeError } from './errors.js';
+import { FaultClock } from './faults/clock.js';
+import { DiskFaults } from './faults/disk.js';
+import { faultRoutes, type FaultControl } from './faults/routes.js';
 import { createApp, type NodeStatusDocument } from './http/app.js';
 import type { Logger } from './logger.js';
 import { NodeMetrics } from './metrics.js';
@@ -137,9 +140,26 @@ function peerTls(config: NodeConfig): { tls: ClientTlsOptions } | Record<string,
   };
 }
 
-async function openStorage(dataDir: string): Promise<FileStorage> {
+async function openStorage(
+  dataDir: string,
+  faults: FaultControl | undefined,
+): Promise<FileStorage> {
   mkdirSync(dataDir, { recursive: true });
-  return FileStorage.open({ dataDir });
+  return FileStorage.open({ dataDir, ...(faults === undefined ? {} : { fs: faults.disk.fs }) });
+}
+
+/** Test only (config `faultInjection`): a clock and a disk layer the admin route can fail. */
+function faultControl(config: NodeConfig, logger: Logger): FaultControl | undefined {
+  if (!config.faultInjection) return undefined;
+  logger.warn(
+    { faultInjection: true },
+    "FAULT INJECTION IS ON (test only): POST /v1/debug/faults can shift this node's clock and fail its disk; never run a production node like this",
+  );
+  return {
+    clock: new FaultClock(),
+    disk: new DiskFaults(),
+    logger: logger.child({ component: 'faults' }),
+  };
 }
 
 interface Parts {
@@ -215,7 +235,8 @@ export async function startNode(
   const startedAtMs = Date.now();
   // TLS files are read first: a bad path fails before the WAL is opened.
   const httpServer = createServer(config);
-  const storage = await openStorage(config.dataDir);
+  const faults = faultControl(config, logger);
+  const storage = await openStorage(config.dataDir, faults);
   const registry = new ServiceRegistry((options.services ?? defaultServices)(config));
   const metrics = new NodeMetrics();
   for (const service of registry.all()) service.registerMetrics?.(metrics.registry);
@@ -258,6 +279,7 @@ export async function startNode(
     tickIntervalMs: config.tickMs,
     electionTicks: config.electionTicks,
     snapshotEveryEntries: config.snapshotEveryEntries,
+    ...(faults === undefined ? {} : { scheduler: faults.clock.raftScheduler() }),
     limits: {
       maxCommandBytes: config.maxBodyBytes + ENVELOPE_SLACK_BYTES,
       commandTimeoutMs: config.requestTimeoutMs,
@@ -279,6 +301,7 @@ export async function startNode(
       publish: (topic, payload) => server.publish(topic, payload),
       logger: logger.child({ component: service.name }),
       raft: node,
+      ...(faults === undefined ? {} : { clock: faults.clock.cacheScheduler() }),
     });
     if (runtime === undefined) continue;
     runtimes.set(service.name, runtime);
@@ -300,6 +323,7 @@ export async function startNode(
   const dashboard = createDashboard({ config, raft: node, logger, status: () => statusOf(parts) });
   const app = createApp({
     ...dashboard.app,
+    clusterRoutes: [...dashboard.app.clusterRoutes, ...faultRoutes(faults)],
     registry,
     operations,
     metrics,

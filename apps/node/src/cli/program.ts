@@ -38,6 +38,10 @@ export const CONFIG_HELP: Readonly<Record<(typeof CONFIG_KEYS)[number], [string,
   redisKeyPrefix: ['<prefix>', 'prefix of the cache keys in Redis (default distsync:cache:)'],
   logLevel: ['<level>', 'fatal|error|warn|info|debug|trace|silent (default info)'],
   logFormat: ['<format>', 'json|pretty|auto (default auto: pretty on a terminal)'],
+  faultInjection: [
+    '<bool>',
+    'TEST ONLY: POST /v1/debug/faults may shift the clock and fail the disk (default false)',
+  ],
 };
 
 function integerArgument(name: string): (value: string) => number {

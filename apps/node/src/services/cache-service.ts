@@ -380,6 +380,8 @@ export function cacheService(options: CacheServiceOptions): ServiceDefinition {
         clockDriftMax: machine.limits.clockDriftMax,
         // Write-behind runs from committed state on the leader (any node could; one is enough).
         writeBack: { enabled: () => context.raft.status().role === 'leader' },
+        // Read leases run on the node's clock (a fault-injecting one in tests).
+        ...(context.clock === undefined ? {} : { scheduler: context.clock }),
       });
       machine.onEvent((event) => {
         if (event.type === 'settled') {

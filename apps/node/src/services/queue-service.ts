@@ -342,6 +342,7 @@ interface RuntimeState {
   readonly maxWaiting: number;
   stopping: boolean;
   longPolls: number;
+  readonly wallMs: () => number;
 }
 
 async function longPollReceive(
@@ -396,7 +397,7 @@ function runtimeOperations(state: RuntimeState): ServiceOperations {
       const request = payload as { op?: unknown; nowMs?: unknown };
       // Rates and ages are measured now (leader-stamped times are wall-clock milliseconds).
       if (request.op === 'stats' && request.nowMs === undefined) {
-        return state.plain.query({ ...request, nowMs: Date.now() });
+        return state.plain.query({ ...request, nowMs: state.wallMs() });
       }
       return state.plain.query(payload);
     },
@@ -484,6 +485,8 @@ export function queueService(options: QueueServiceOptions = {}): ServiceDefiniti
         maxWaiting: options.maxWaitingReceives ?? QUEUE_MAX_WAITING_RECEIVES,
         stopping: false,
         longPolls: 0,
+        // The node's wall clock, the one leader stamps come from (a fault-injecting one in tests).
+        wallMs: () => context.clock?.wallMs() ?? Date.now(),
       };
       current = state;
       const offAvailable = machine.onAvailable((queue) => {

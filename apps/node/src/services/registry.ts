@@ -76,6 +76,22 @@ export interface ServiceContext {
   readonly logger: Logger;
   /** The local Raft node: `status()`, `on('role' | 'applied' ...)`. */
   readonly raft: RaftNode;
+  /**
+   * The node's clock, for a service that measures time itself (cache leases, queue stats): the
+   * same one the RaftNode stamps entries with. Absent: the real clocks. Only a node started with
+   * fault injection (test only) passes one that can be shifted.
+   */
+  readonly clock?: ServiceClock;
+}
+
+/** Time as services read it (the shape of cache-mesi's CacheScheduler). */
+export interface ServiceClock {
+  /** A monotonic clock in milliseconds. */
+  nowMs(): number;
+  /** The wall clock in milliseconds since the epoch. */
+  wallMs(): number;
+  /** Runs `run` after `delayMs` (unreferenced); the returned function cancels it. */
+  setTimeout(run: () => void, delayMs: number): () => void;
 }
 
 /** What a started service hands back to its node. Every member is optional. */
