@@ -86,6 +86,18 @@ export const ConfigSchema = z
     redisKeyPrefix: z.string().min(1).max(128).default('distsync:cache:'),
     logLevel: z.enum(LOG_LEVELS).default('info'),
     logFormat: z.enum(['json', 'pretty', 'auto']).default('auto'),
+    /** Test only: the /v1/debug/faults route may shift this node's clock and fail its disk. */
+    faultInjection: z
+      .preprocess(
+        (value) =>
+          typeof value === 'string' && /^(1|true|yes|on)$/i.test(value.trim())
+            ? true
+            : typeof value === 'string' && /^(0|false|no|off)$/i.test(value.trim())
+              ? false
+              : value,
+        z.boolean({ error: 'expected true or false (1 or 0)' }),
+      )
+      .default(false),
   })
   .superRefine((config, ctx) => {
     if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
@@ -150,6 +162,7 @@ export const CONFIG_KEYS: readonly (keyof ParsedConfig)[] = [
   'redisKeyPrefix',
   'logLevel',
   'logFormat',
+  'faultInjection',
 ];
 
 /** `dataDir` -> `DISTSYNC_DATA_DIR`. */
