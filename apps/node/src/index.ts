@@ -11,6 +11,7 @@ export type {
   HttpMethod,
   RouteInput,
   RouteSpec,
+  ServiceClock,
   ServiceDefinition,
   ServiceOperations,
 } from './services/registry.js';
@@ -32,3 +33,7 @@ export { sessionsService } from './services/sessions-service.js';
 export type { ServiceResult } from './services/result.js';
 export { openApiDocument } from './http/openapi.js';
 export { CONFIG_HELP, createProgram } from './cli/program.js';
+export { FaultClock } from './faults/clock.js';
+export type { ClockFaults } from './faults/clock.js';
+export { DiskFaults } from './faults/disk.js';
+export type { DiskFaultState } from './faults/disk.js';
