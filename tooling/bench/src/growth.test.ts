@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
-  growthCharts,
   growthCheckpoints,
   growthRows,
+  KV_GROWTH_PROBES,
+  kvGrowthCharts,
   loadKeys,
   type GrowthSystemResult,
   type LatencySummary,
@@ -34,11 +35,13 @@ describe('growthCheckpoints', () => {
     expect(growthCheckpoints(250_000)).toEqual([10_000, 100_000, 250_000]);
     expect(growthCheckpoints(5000)).toEqual([5000]);
     expect(growthCheckpoints(10_000)).toEqual([10_000]);
+    expect(growthCheckpoints(100_000, { first: 1000 })).toEqual([1000, 10_000, 100_000]);
   });
 
   it('rejects a count that is not a positive integer', () => {
     expect(() => growthCheckpoints(0)).toThrow(RangeError);
     expect(() => growthCheckpoints(1.5)).toThrow(RangeError);
+    expect(() => growthCheckpoints(100, { first: 500 })).toThrow(/power of ten/);
   });
 });
 
@@ -146,25 +149,23 @@ describe('growth table and charts', () => {
       emptyRssMiB: [80, 90, 100],
       checkpoints: [
         {
-          keys: 10_000,
+          size: 10_000,
           target: 10_000,
           reached: true,
           rssMiB: [100, 110, 120],
           loadPeakRssMiB: [],
-          loadKeysPerSecond: 1,
-          put: run(5),
-          get: run(2),
+          loadPerSecond: 1,
+          probes: { put: run(5), get: run(2) },
         },
         // The budget ran out before 100k: a partial checkpoint is charted, not tabled.
         {
-          keys: 40_000,
+          size: 40_000,
           target: 100_000,
           reached: false,
           rssMiB: [200, 200, 200],
           loadPeakRssMiB: [],
-          loadKeysPerSecond: 1,
-          put: run(7),
-          get: run(3),
+          loadPerSecond: 1,
+          probes: { put: run(7), get: run(3) },
         },
       ],
       notes: [],
@@ -177,14 +178,13 @@ describe('growth table and charts', () => {
       emptyRssMiB: [30, 30, 30],
       checkpoints: [
         {
-          keys: 10_000,
+          size: 10_000,
           target: 10_000,
           reached: true,
           rssMiB: [50, 50, 50],
           loadPeakRssMiB: [],
-          loadKeysPerSecond: 1,
-          put: run(10),
-          get: run(4),
+          loadPerSecond: 1,
+          probes: { put: run(10), get: run(4) },
         },
       ],
       notes: [],
@@ -192,7 +192,7 @@ describe('growth table and charts', () => {
   ];
 
   it('tables reached checkpoints only, as means over the nodes', () => {
-    const rows = growthRows(results);
+    const rows = growthRows(results, { unit: 'keys', probes: KV_GROWTH_PROBES });
     const row = (metric: string) => rows.find((r) => r.metric === metric)?.values;
     expect(row('RSS per node empty, MiB (mean over the nodes)')).toEqual({
       distsync: 90,
@@ -210,7 +210,7 @@ describe('growth table and charts', () => {
   });
 
   it('charts memory and p99 at every measured key count', () => {
-    const [memory, put] = growthCharts(results);
+    const [memory, put] = kvGrowthCharts(results);
     expect(memory?.points).toEqual([
       { series: 'distsync', x: 10_000, y: 110 },
       { series: 'distsync', x: 40_000, y: 200 },

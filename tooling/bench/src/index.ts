@@ -68,8 +68,23 @@ export { expandSuites, parseConcurrency, parseOptions, USAGE } from './options.j
 export { growthCheckpoints, loadKeys } from './harness/growth.js';
 export type { LoadKeysOptions, LoadKeysResult } from './harness/growth.js';
 export { redisSystem, REDIS_INSTALL_COMMAND } from './systems/redis.js';
-export { growthCharts, growthRows } from './suites/kv-growth.js';
-export type { GrowthCheckpoint, GrowthSystemResult } from './suites/kv-growth.js';
+export {
+  compactCount,
+  growthCharts,
+  growthNotes,
+  growthRows,
+  runGrowthSystem,
+} from './harness/growth-run.js';
+export type {
+  GrowthChartSpec,
+  GrowthCheckpoint,
+  GrowthPlan,
+  GrowthProbe,
+  GrowthSubject,
+  GrowthSystemResult,
+  GrowthTableSpec,
+} from './harness/growth-run.js';
+export { KV_GROWTH_PROBES, kvGrowthCharts } from './suites/kv-growth.js';
 export { valueSizeCharts, valueSizeRows } from './suites/kv-value-size.js';
 export type { SizeFigures, ValueSizeColumn } from './suites/kv-value-size.js';
 export type { BenchOptions } from './options.js';

@@ -2,12 +2,24 @@
 // writes keys [from, to) in batches, a few batches at a time, until the range is done, the
 // deadline passes or a batch keeps failing.
 
-/** Checkpoints at 10k, 100k, 1M, 10M below `keys`, then `keys` itself; ascending, no repeats. */
-export function growthCheckpoints(keys: number): number[] {
+/**
+ * Checkpoints at every power of ten from `first` (10k by default: 10k, 100k, 1M, 10M) below
+ * `keys`, then `keys` itself; ascending, no repeats.
+ */
+export function growthCheckpoints(keys: number, options: { first?: number } = {}): number[] {
   if (!Number.isInteger(keys) || keys < 1) {
     throw new RangeError(`keys must be an integer >= 1 (got ${keys})`);
   }
-  const decades = [10_000, 100_000, 1_000_000, 10_000_000].filter((decade) => decade < keys);
+  const first = options.first ?? 10_000;
+  let power = 1;
+  while (power < first) power *= 10;
+  if (!Number.isInteger(first) || power !== first) {
+    throw new RangeError(`first must be a power of ten (got ${first})`);
+  }
+  const decades: number[] = [];
+  for (let decade = first; decade < keys && decade <= 10_000_000; decade *= 10) {
+    decades.push(decade);
+  }
   return [...decades, keys];
 }
 
