@@ -3,7 +3,13 @@
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, type NodeRuntime } from './cluster/cluster.js';
-import { runNemesis, type FaultRecord, type NemesisKind, type NemesisOptions } from './nemesis.js';
+import {
+  needsFaultInjection,
+  runNemesis,
+  type FaultRecord,
+  type NemesisKind,
+  type NemesisOptions,
+} from './nemesis.js';
 import { Random } from './random.js';
 import type { CheckerReport, Workload, WorkloadContext, WorkloadStats } from './workloads/types.js';
 
@@ -23,6 +29,8 @@ export interface CampaignOptions {
   readonly quietMs?: NemesisOptions['quietMs'];
   readonly holdMs?: NemesisOptions['holdMs'];
   readonly rotateNemeses?: boolean;
+  /** clock-offset draws offsets in [-max, max] ms; default 2000. */
+  readonly clockOffsetMsMax?: number;
   /** Progress lines; default none. */
   readonly log?: (line: string) => void;
   readonly progressEveryMs?: number;
@@ -83,6 +91,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
     ...(options.electionTicks === undefined ? {} : { electionTicks: options.electionTicks }),
     runtime: options.runtime ?? 'source',
+    // Clock and disk nemeses act through the nodes' test-only fault-injection route.
+    faultInjection: needsFaultInjection(options.nemeses),
     ...(options.nodeRoot === undefined ? {} : { nodeRoot: options.nodeRoot }),
   });
   const findings: string[] = [];
@@ -129,6 +139,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
             ...(options.quietMs === undefined ? {} : { quietMs: options.quietMs }),
             ...(options.holdMs === undefined ? {} : { holdMs: options.holdMs }),
             ...(options.rotateNemeses === undefined ? {} : { rotate: options.rotateNemeses }),
+            ...(options.clockOffsetMsMax === undefined
+              ? {}
+              : { clockOffsetMsMax: options.clockOffsetMsMax }),
           },
           faults,
         ),

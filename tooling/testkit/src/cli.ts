@@ -15,7 +15,8 @@ import { createWorkloads, WORKLOAD_NAMES } from './workloads/index.js';
 
 const USAGE = `usage: pnpm verify [options]
   --workload <${WORKLOAD_NAMES.join('|')}|all>   default kv (comma list allowed)
-  --nemesis <kill|pause|partition|all|none|kind,...>   default all
+  --nemesis <kill|pause|partition|clock|disk|all|none|kind,...>   default all
+                            (clock and disk start the nodes with test-only fault injection)
   --time <60s|2m|500ms>     how long clients and faults run; default 60s
   --seed <n>                default: from the clock (printed)
   --nodes <n>               default 3 (5 for the majorities ring)
@@ -25,6 +26,7 @@ const USAGE = `usage: pnpm verify [options]
   --node-root <path>        run apps/node of another workspace (scripts/snapshot.sh pins a commit)
   --quiet-ms <min,max>      quiet time between faults; default 2000,4000
   --hold-ms <min,max>       how long a fault is held; default 3000,6000
+  --clock-offset-ms <n>     clock-offset draws offsets in [-n, n] ms; default 2000
   --tick-ms <n>, --election-ticks <n>   the nodes' Raft timing (default 50 and 10)`;
 
 function rangeOption(name: string, text: string | undefined): [number, number] | undefined {
@@ -73,6 +75,7 @@ function parseOptions() {
         'hold-ms': { type: 'string' },
         'tick-ms': { type: 'string' },
         'election-ticks': { type: 'string' },
+        'clock-offset-ms': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       allowPositionals: false,
@@ -167,6 +170,12 @@ async function main(): Promise<number> {
     signal: controller.signal,
     ...optional('quietMs', rangeOption('quiet-ms', values['quiet-ms'])),
     ...optional('holdMs', rangeOption('hold-ms', values['hold-ms'])),
+    ...optional(
+      'clockOffsetMsMax',
+      values['clock-offset-ms'] === undefined
+        ? undefined
+        : integerOption('clock-offset-ms', values['clock-offset-ms'], 2000),
+    ),
     ...optional(
       'tickMs',
       values['tick-ms'] === undefined ? undefined : integerOption('tick-ms', values['tick-ms'], 50),

@@ -1,6 +1,6 @@
 // Nemeses: the faults a campaign injects, one at a time, on a seeded schedule: a quiet gap, a
 // fault held for a while, the heal. Every fault is recorded with its start and end times.
-import type { Cluster } from './cluster/cluster.js';
+import type { Cluster, NodeFaults } from './cluster/cluster.js';
 import { TestkitError } from './errors.js';
 import type { Random } from './random.js';
 import { pause } from './workloads/types.js';
@@ -16,6 +16,11 @@ export const NEMESES = [
   'partition-majorities-ring',
   'partition-minority-third',
   'partition-one-way',
+  'clock-offset',
+  'clock-skew',
+  'disk-slow-fsync',
+  'disk-enospc',
+  'disk-eio',
 ] as const;
 export type NemesisKind = (typeof NEMESES)[number];
 
@@ -32,8 +37,18 @@ export const NEMESIS_GROUPS: Readonly<Record<string, readonly NemesisKind[]>> = 
     'partition-minority-third',
     'partition-one-way',
   ],
+  clock: ['clock-offset', 'clock-skew'],
+  disk: ['disk-slow-fsync', 'disk-enospc', 'disk-eio'],
   all: NEMESES,
 };
+
+/** Kinds that need the nodes started with fault injection (`POST /v1/debug/faults`). */
+export function needsFaultInjection(kinds: readonly NemesisKind[]): boolean {
+  return kinds.some((kind) => kind.startsWith('clock-') || kind.startsWith('disk-'));
+}
+
+/** The default bound of clock offsets, in ms either way. */
+export const CLOCK_OFFSET_MS_MAX_DEFAULT = 2000;
 
 /** `kill,partition-one` -> the kinds; throws BAD_OPTION naming an unknown one. */
 export function parseNemeses(text: string): NemesisKind[] {
@@ -72,10 +87,13 @@ export interface NemesisOptions {
   readonly holdMs?: readonly [number, number];
   /** Take the kinds in turn instead of at random (tests use it to be sure each one ran). */
   readonly rotate?: boolean;
+  /** clock-offset draws offsets in [-max, max] ms; default 2000. */
+  readonly clockOffsetMsMax?: number;
 }
 
 interface Context {
   readonly cluster: Cluster;
+  readonly clockOffsetMsMax?: number;
   readonly random: Random;
   readonly now: () => number;
   readonly signal: AbortSignal;
@@ -142,6 +160,141 @@ function names(cluster: Cluster, nodes: readonly number[]): string[] {
   return nodes.map((index) => cluster.ids[index] ?? `#${index}`);
 }
 
+/** Some of the available nodes (at least one), in random order. */
+function someNodes(context: Context): number[] {
+  const available = context.random.shuffle(context.cluster.available());
+  return available.slice(0, context.random.int(1, available.length));
+}
+
+function signed(ms: number): string {
+  return `${ms >= 0 ? '+' : ''}${ms} ms`;
+}
+
+/** Resets every fault on the nodes; a node that died or stopped answering is logged, not fatal. */
+function resetFaults(context: Context, nodes: readonly number[]): () => Promise<void> {
+  return async () => {
+    for (const index of nodes) {
+      await context.cluster.setFaults(index, { reset: true }).catch((error: unknown) => {
+        context.log(
+          `reset of faults failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      });
+    }
+  };
+}
+
+/** Sets faults on each target; false (and the ones set are reset) when a node refuses. */
+async function setOn(
+  context: Context,
+  targets: readonly { index: number; faults: NodeFaults }[],
+): Promise<boolean> {
+  try {
+    for (const { index, faults } of targets) await context.cluster.setFaults(index, faults);
+    return true;
+  } catch (error) {
+    context.log(`faults not set: ${error instanceof Error ? error.message : String(error)}`);
+    await resetFaults(
+      context,
+      targets.map((target) => target.index),
+    )();
+    return false;
+  }
+}
+
+type Recorder = (description: string, nodes: readonly number[]) => FaultRecord;
+
+/** clock-offset: wall-clock steps of up to ±max on some nodes; clock-skew: rates 0.8-1.25. */
+async function startClockFault(
+  context: Context,
+  input: { kind: 'clock-offset' | 'clock-skew'; record: Recorder },
+): Promise<Active | undefined> {
+  const nodes = someNodes(context);
+  if (nodes.length === 0) return undefined;
+  const max = context.clockOffsetMsMax ?? CLOCK_OFFSET_MS_MAX_DEFAULT;
+  const targets = nodes.map((index) => {
+    const name = names(context.cluster, [index]).join('');
+    if (input.kind === 'clock-offset') {
+      const offsetMs = context.random.int(-max, max);
+      return { index, faults: { clock: { offsetMs } }, label: `${name} ${signed(offsetMs)}` };
+    }
+    const rate = Math.round((0.8 + context.random.next() * 0.45) * 1000) / 1000;
+    return { index, faults: { clock: { rate } }, label: `${name} x${rate}` };
+  });
+  if (!(await setOn(context, targets))) return undefined;
+  const parts = targets.map((item) => item.label);
+  const what = input.kind === 'clock-offset' ? 'clock offset' : 'clock rate';
+  return {
+    record: input.record(`${what} ${parts.join(', ')}`, nodes),
+    heal: resetFaults(context, nodes),
+  };
+}
+
+/**
+ * disk-slow-fsync: every fsync of a node (the leader half the time) waits 50-400 ms;
+ * disk-enospc: its writes fail with ENOSPC for the hold (it must stall, then go on).
+ */
+async function startDiskStall(
+  context: Context,
+  input: { kind: 'disk-slow-fsync' | 'disk-enospc'; record: Recorder },
+): Promise<Active | undefined> {
+  const chosen = await target(context, context.random.next() < 0.5);
+  if (chosen === undefined) return undefined;
+  const syncDelayMs = context.random.int(50, 400);
+  const faults: NodeFaults =
+    input.kind === 'disk-slow-fsync' ? { disk: { syncDelayMs } } : { disk: { noSpace: true } };
+  if (!(await setOn(context, [{ index: chosen.index, faults }]))) return undefined;
+  const who = `${names(context.cluster, [chosen.index]).join('')}${chosen.isLeader ? ' (leader)' : ''}`;
+  const label =
+    input.kind === 'disk-slow-fsync' ? `fsync +${syncDelayMs} ms on ${who}` : `ENOSPC on ${who}`;
+  return {
+    record: input.record(label, [chosen.index]),
+    heal: resetFaults(context, [chosen.index]),
+  };
+}
+
+/** How long an armed EIO may wait for the node's next write or fsync before kill -9. */
+const EIO_FIRE_TIMEOUT_MS = 10_000;
+
+/** disk-eio: the next write or fsync of a node fails with EIO: it must exit; heal restarts it. */
+async function startDiskEio(context: Context, record: Recorder): Promise<Active | undefined> {
+  const { cluster } = context;
+  const chosen = await target(context, context.random.next() < 0.5);
+  if (chosen === undefined) return undefined;
+  const on = context.random.next() < 0.5 ? 'write' : 'fsync';
+  const who = `${names(cluster, [chosen.index]).join('')}${chosen.isLeader ? ' (leader)' : ''}`;
+  const startMs = context.now();
+  cluster.expectDown(chosen.index, true);
+  if (!(await setOn(context, [{ index: chosen.index, faults: { disk: { failNext: on } } }]))) {
+    cluster.expectDown(chosen.index, false);
+    return undefined;
+  }
+  const code = await cluster.waitExit(chosen.index, EIO_FIRE_TIMEOUT_MS);
+  let outcome: string;
+  if (code === undefined) {
+    await cluster.kill(chosen.index);
+    outcome = `still running ${EIO_FIRE_TIMEOUT_MS / 1000} s later: kill -9`;
+  } else {
+    outcome = `exited ${code} after ${Math.round(context.now() - startMs)} ms`;
+  }
+  return {
+    record: { ...record(`EIO on next ${on} of ${who}: ${outcome}`, [chosen.index]), startMs },
+    heal: restartNode(context, chosen.index),
+  };
+}
+
+/** Restarts a node that a fault stopped and waits for it, so the next fault finds a majority. */
+function restartNode(context: Context, index: number): () => Promise<void> {
+  const { cluster } = context;
+  return async () => {
+    cluster.start(index);
+    cluster.expectDown(index, false);
+    // The next fault waits for the restart, or two kills in a row would be a lost majority.
+    if (!(await cluster.waitNodeReady(index))) {
+      context.log(`${names(cluster, [index]).join('')} not ready 30 s after its restart`);
+    }
+  };
+}
+
 async function startFault(context: Context, kind: NemesisKind): Promise<Active | undefined> {
   const { cluster } = context;
   const record = (description: string, nodes: readonly number[]): FaultRecord => ({
@@ -159,19 +312,7 @@ async function startFault(context: Context, kind: NemesisKind): Promise<Active |
       cluster.expectDown(chosen.index, true);
       await cluster.kill(chosen.index);
       const label = `kill -9 ${names(cluster, [chosen.index]).join('')}${chosen.isLeader ? ' (leader)' : ''}`;
-      return {
-        record: record(label, [chosen.index]),
-        heal: async () => {
-          cluster.start(chosen.index);
-          cluster.expectDown(chosen.index, false);
-          // The next fault waits for the restart, or two kills in a row would be a lost majority.
-          if (!(await cluster.waitNodeReady(chosen.index))) {
-            context.log(
-              `${names(cluster, [chosen.index]).join('')} not ready 30 s after its restart`,
-            );
-          }
-        },
-      };
+      return { record: record(label, [chosen.index]), heal: restartNode(context, chosen.index) };
     }
     case 'pause':
     case 'pause-leader': {
@@ -237,6 +378,14 @@ async function startFault(context: Context, kind: NemesisKind): Promise<Active |
       const label = `partition ${names(cluster, a).join(',')} | ${names(cluster, b).join(',')}`;
       return { record: record(label, a), heal: healLinks(cluster) };
     }
+    case 'clock-offset':
+    case 'clock-skew':
+      return startClockFault(context, { kind, record });
+    case 'disk-slow-fsync':
+    case 'disk-enospc':
+      return startDiskStall(context, { kind, record });
+    case 'disk-eio':
+      return startDiskEio(context, record);
   }
 }
 
@@ -257,6 +406,10 @@ export async function runNemesis(
   faults: FaultRecord[],
 ): Promise<void> {
   if (options.kinds.length === 0) return;
+  const faultContext: Context =
+    options.clockOffsetMsMax === undefined
+      ? context
+      : { ...context, clockOffsetMsMax: options.clockOffsetMsMax };
   const quiet = options.quietMs ?? [2000, 4000];
   const hold = options.holdMs ?? [3000, 6000];
   const kinds = options.kinds.filter(
@@ -271,7 +424,7 @@ export async function runNemesis(
     const kind = options.rotate === true ? kinds[turn % kinds.length] : context.random.pick(kinds);
     turn += 1;
     if (kind === undefined) break;
-    const active = await startFault(context, kind);
+    const active = await startFault(faultContext, kind);
     if (active === undefined) continue;
     faults.push(active.record);
     context.log(`fault: ${active.record.description}`);

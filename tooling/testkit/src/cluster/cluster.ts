@@ -39,6 +39,22 @@ export interface ClusterOptions {
   readonly logLevel?: 'info' | 'warn' | 'debug';
   /** The workspace whose apps/node runs (default this one; see scripts/snapshot.sh). */
   readonly nodeRoot?: string;
+  /**
+   * Starts every node with `--fault-injection true` (test only), so `setFaults` can shift its
+   * clock and fail its disk through `POST /v1/debug/faults`. Default false.
+   */
+  readonly faultInjection?: boolean;
+}
+
+/** The body of `POST /v1/debug/faults` (see apps/node README). */
+export interface NodeFaults {
+  readonly reset?: boolean;
+  readonly clock?: { readonly offsetMs?: number; readonly rate?: number };
+  readonly disk?: {
+    readonly syncDelayMs?: number;
+    readonly noSpace?: boolean;
+    readonly failNext?: 'write' | 'fsync';
+  };
 }
 
 /** What /status says that the harness reads. */
@@ -181,6 +197,7 @@ export class Cluster {
         ...(options.electionTicks === undefined
           ? []
           : ['--election-ticks', String(options.electionTicks)]),
+        ...(options.faultInjection === true ? ['--fault-injection', 'true'] : []),
         ...(options.extraArgs ?? []),
       ];
     };
@@ -305,6 +322,52 @@ export class Cluster {
     let total = 0;
     for (const proxy of this.#proxies.values()) total += proxy.droppedBytes;
     return total;
+  }
+
+  /**
+   * Sets or clears clock and disk faults on a running node (it must run with `faultInjection`).
+   * Throws REQUEST_FAILED when the node does not take them.
+   */
+  async setFaults(index: number, faults: NodeFaults, timeoutMs = 2000): Promise<void> {
+    let status: number;
+    let text: string;
+    try {
+      const response = await fetch(`${this.url(index)}/v1/debug/faults`, {
+        method: 'POST',
+        body: JSON.stringify(faults),
+        headers: { 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      status = response.status;
+      text = await response.text();
+    } catch (error) {
+      throw new TestkitError('REQUEST_FAILED', `${this.ids[index] ?? index}: faults not set`, {
+        cause: error,
+      });
+    }
+    if (status !== 200) {
+      throw new TestkitError(
+        'REQUEST_FAILED',
+        `${this.ids[index] ?? index}: faults refused (${status}): ${text.slice(0, 200)}`,
+      );
+    }
+  }
+
+  /** Resolves with the exit code once the node exits, or undefined after `timeoutMs`. */
+  async waitExit(index: number, timeoutMs: number): Promise<number | string | undefined> {
+    const running = this.#member(index).process;
+    if (running === undefined) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => {
+        resolve(undefined);
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([running.exited, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async status(index: number, timeoutMs = 1000): Promise<NodeStatus | undefined> {
