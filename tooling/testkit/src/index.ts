@@ -46,6 +46,7 @@ export {
   freePorts,
   workspaceRoot,
   type ClusterOptions,
+  type NodeFaults,
   type NodeRuntime,
   type NodeStatus,
 } from './cluster/cluster.js';
@@ -54,6 +55,7 @@ export { LinkProxy, type ProxyDirection } from './cluster/proxy.js';
 export {
   NEMESES,
   NEMESIS_GROUPS,
+  needsFaultInjection,
   parseNemeses,
   partitionGroups,
   runNemesis,
