@@ -8,11 +8,22 @@ import { expandSuites, parseOptions, USAGE } from './options.js';
 import { runCacheSuite } from './suites/cache.js';
 import { runKvGrowthSuite } from './suites/kv-growth.js';
 import { runKvValueSizeSuite } from './suites/kv-value-size.js';
+import { runLockGrowthSuite } from './suites/lock-growth.js';
 import { runLocksSuite } from './suites/locks.js';
+import { runQueueGrowthSuite } from './suites/queue-growth.js';
 import { runQueueSuite } from './suites/queue.js';
 import { runKvSuite } from './suites/run-kv.js';
 
-const SUITES = ['kv', 'kv-value-size', 'kv-growth', 'queue', 'locks', 'cache'] as const;
+const SUITES = [
+  'kv',
+  'kv-value-size',
+  'kv-growth',
+  'queue',
+  'locks',
+  'cache',
+  'lock-growth',
+  'queue-growth',
+] as const;
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -54,6 +65,16 @@ async function main(): Promise<number> {
       }
       case 'locks': {
         const output = await runLocksSuite({ bench: options, resultsDir, log });
+        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
+        break;
+      }
+      case 'lock-growth': {
+        const output = await runLockGrowthSuite({ bench: options, resultsDir, log });
+        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
+        break;
+      }
+      case 'queue-growth': {
+        const output = await runQueueGrowthSuite({ bench: options, resultsDir, log });
         process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
         break;
       }

@@ -85,6 +85,15 @@ export type {
   GrowthTableSpec,
 } from './harness/growth-run.js';
 export { KV_GROWTH_PROBES, kvGrowthCharts } from './suites/kv-growth.js';
+export { LOCK_GROWTH_PROBES, lockGrowthCharts } from './suites/lock-growth.js';
+export { QUEUE_GROWTH_PROBES, queueGrowthCharts } from './suites/queue-growth.js';
+export {
+  NATS_INSTALL_COMMAND,
+  natsClusterConfigs,
+  natsServerUnavailable,
+  startNatsCluster,
+} from './systems/nats-cluster.js';
+export type { NatsCluster, NatsNodePorts } from './systems/nats-cluster.js';
 export { valueSizeCharts, valueSizeRows } from './suites/kv-value-size.js';
 export type { SizeFigures, ValueSizeColumn } from './suites/kv-value-size.js';
 export type { BenchOptions } from './options.js';

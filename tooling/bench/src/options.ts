@@ -20,8 +20,10 @@ export interface BenchOptions {
   readonly valueSizes: readonly number[];
   /** Keys loaded by the kv-growth suite (checkpoints at 10k, 100k, 1M ... up to this). */
   readonly keys: number;
-  /** Upper bound of the kv-growth load per system, in ms. */
+  /** Upper bound of a growth suite's load per system, in ms. */
   readonly growthBudgetMs: number;
+  /** Held locks (lock-growth) and queued messages (queue-growth) at the last checkpoint. */
+  readonly growthItems: number;
   readonly help: boolean;
 }
 
@@ -40,6 +42,9 @@ export const QUICK_KEYS = 20_000;
 export const MAX_KEYS = 10_000_000;
 export const DEFAULT_GROWTH_BUDGET_MS = 180_000;
 export const QUICK_GROWTH_BUDGET_MS = 30_000;
+export const DEFAULT_GROWTH_ITEMS = 100_000;
+export const QUICK_GROWTH_ITEMS = 10_000;
+export const MAX_GROWTH_ITEMS = 1_000_000;
 /** Range syntax `1..256` in --concurrency: powers of two from the first to the last. */
 export const MAX_CONCURRENCY = 4096;
 
@@ -53,6 +58,10 @@ suites:
                         (vs BullMQ, RabbitMQ quorum queue, NATS JetStream)
   locks                 lock acquire+release cycles uncontended, grants/s with 8 contenders
                         (vs etcd's v3 lock service, Redlock on the running Redis)
+  lock-growth           hold --growth-items locks; RSS per node and acquire+release latency of
+                        a fresh lock at 1k, 10k, 100k held (vs etcd, Redlock)
+  queue-growth          queue --growth-items messages; RSS per node and send, receive+ack
+                        latency at 1k, 10k, 100k queued (vs BullMQ, RabbitMQ, NATS JetStream R3)
   all                   every registered suite, one after the other
 
 options:
@@ -66,7 +75,9 @@ options:
   --systems <list>      only these systems, e.g. distsync or etcd (default: all)
   --value-sizes <list>  kv-value-size: bytes per value (default 100,1024,4096,16384,65536)
   --keys <n>            kv-growth: keys to load (default 1000000, quick 20000)
-  --growth-budget-ms <n> kv-growth: load time bound per system (default 180000, quick 30000)
+  --growth-budget-ms <n> growth suites: load time bound per system (default 180000, quick 30000)
+  --growth-items <n>    lock-growth, queue-growth: locks held / messages queued at the end
+                        (default 100000, quick 10000)
   --results-dir <path>  where the JSON, markdown and SVG results go (default tooling/bench/results)
   --publish             also copy each suite's markdown, JSON and charts to docs/benchmarks/
   --publish-dir <path>  where --publish copies to (default <workspace>/docs/benchmarks)
@@ -173,6 +184,7 @@ function parseOptionsRaw(args: string[]) {
       'value-sizes': { type: 'string' },
       keys: { type: 'string' },
       'growth-budget-ms': { type: 'string' },
+      'growth-items': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -199,6 +211,17 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const keys = positiveInteger('--keys', values.keys, quick ? QUICK_KEYS : DEFAULT_KEYS);
   if (keys > MAX_KEYS) {
     throw new BenchError('BAD_OPTION', `--keys ${keys} is above the limit of ${MAX_KEYS}`);
+  }
+  const growthItems = positiveInteger(
+    '--growth-items',
+    values['growth-items'],
+    quick ? QUICK_GROWTH_ITEMS : DEFAULT_GROWTH_ITEMS,
+  );
+  if (growthItems > MAX_GROWTH_ITEMS) {
+    throw new BenchError(
+      'BAD_OPTION',
+      `--growth-items ${growthItems} is above the limit of ${MAX_GROWTH_ITEMS}`,
+    );
   }
   return {
     suites: positionals,
@@ -237,6 +260,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       values['growth-budget-ms'],
       quick ? QUICK_GROWTH_BUDGET_MS : DEFAULT_GROWTH_BUDGET_MS,
     ),
+    growthItems,
     help: values.help,
   };
 }

@@ -33,13 +33,13 @@ const SESSION_TTL_MS = 60_000;
 const ACQUIRE_TIMEOUT_MS = 10_000;
 
 /** One client of a lock path: acquires and releases one lock, one cycle at a time. */
-interface LockWorker {
+export interface LockWorker {
   acquire(lock: string): Promise<void>;
   release(lock: string): Promise<void>;
   close(): Promise<void>;
 }
 
-interface LockPath {
+export interface LockPath {
   readonly name: string;
   readonly kind: 'http' | 'native';
   readonly description: string;
@@ -67,16 +67,16 @@ export interface LockPathResult {
   readonly error?: string;
 }
 
-const base64 = (text: string): string => Buffer.from(text).toString('base64');
+export const base64 = (text: string): string => Buffer.from(text).toString('base64');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function originOf(cluster: KvCluster, node: number): string {
+export function originOf(cluster: KvCluster, node: number): string {
   if (!(cluster instanceof ProcessKvCluster))
     throw new BenchError('BAD_OPTION', 'not a process cluster');
   return cluster.originOf(node);
 }
 
-async function postJson(
+export async function postJson(
   clients: HttpClients,
   input: { origin: string; path: string; body: unknown },
 ): Promise<unknown> {
@@ -143,7 +143,7 @@ function distsyncHttpPath(cluster: KvCluster, clients: HttpClients): LockPath {
 }
 
 /** distsync's LockClient over @distsync/transport-ws: one connection and client per worker. */
-function distsyncWsPath(cluster: KvCluster): LockPath {
+export function distsyncWsPath(cluster: KvCluster): LockPath {
   return {
     name: 'distsync-ws',
     kind: 'native',
@@ -183,7 +183,7 @@ function distsyncWsPath(cluster: KvCluster): LockPath {
 }
 
 /** etcd's v3 lock service (v3lockpb) through its HTTP/JSON gateway, a lease per client. */
-function etcdPath(cluster: KvCluster, clients: HttpClients): LockPath {
+export function etcdPath(cluster: KvCluster, clients: HttpClients): LockPath {
   return {
     name: 'etcd',
     kind: 'http',
@@ -229,14 +229,14 @@ function etcdPath(cluster: KvCluster, clients: HttpClients): LockPath {
   };
 }
 
-const REDLOCK_RELEASE =
+export const REDLOCK_RELEASE =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 /**
  * Redlock (redis.io's algorithm) on one Redis instance: SET key token NX PX ttl, retried after a
  * short delay while taken; released by a script that deletes the key only if it holds our token.
  */
-function redlockPath(redisUrl: string, prefix: string): LockPath {
+export function redlockPath(redisUrl: string, prefix: string): LockPath {
   return {
     name: 'redlock',
     kind: 'native',

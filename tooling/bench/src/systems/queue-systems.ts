@@ -5,14 +5,23 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { Queue, Worker } from 'bullmq';
-import { AckPolicy, connect as natsConnect, RetentionPolicy, StorageType, StringCodec } from 'nats';
+import { Queue, Worker, type Job } from 'bullmq';
+import {
+  AckPolicy,
+  connect as natsConnect,
+  RetentionPolicy,
+  StorageType,
+  StringCodec,
+  type Consumer,
+  type NatsConnection,
+} from 'nats';
 import { connect, type ClusterConnection } from '@distsync/transport-ws';
 import { QueueClient } from '@distsync/queue';
 import { ClusterProcesses, type NodeSpec } from '../harness/cluster.js';
 import { freePorts } from '../harness/ports.js';
 import { waitUntil } from '../harness/wait.js';
 import { workspaceRoot } from './distsync.js';
+import { startNatsCluster } from './nats-cluster.js';
 
 /** One queue of a system, as the suite drives it. Bodies are strings of 100 bytes. */
 export interface QueueTarget {
@@ -22,10 +31,22 @@ export interface QueueTarget {
   sendBatch(bodies: readonly string[]): Promise<void>;
   /** Starts consuming with acks; `onMessage` runs once per delivery before its ack. */
   consume(onMessage: (body: string) => void): Promise<{ stop(): Promise<void> }>;
+  /**
+   * Receives one message and acks it (pull, one round trip each); false when none arrived
+   * within about a second.
+   */
+  receiveAck(): Promise<boolean>;
+}
+
+export interface QueueOpenOptions {
+  /** Messages the queue must be able to hold (distsync's per-queue `maxLength`). */
+  readonly maxLength?: number;
 }
 
 export interface QueueBackend {
-  queue(name: string): Promise<QueueTarget>;
+  queue(name: string, options?: QueueOpenOptions): Promise<QueueTarget>;
+  /** Pid per node of a broker the bench started (its RSS is measured); absent otherwise. */
+  pids?(): (number | undefined)[];
   close(): Promise<void>;
 }
 
@@ -60,7 +81,12 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 // ---- distsync -------------------------------------------------------------------------------
 
-function distsyncSpecs(input: { rootDir: string; ports: readonly number[] }): NodeSpec[] {
+function distsyncSpecs(input: {
+  rootDir: string;
+  ports: readonly number[];
+  /** Run apps/node/dist/cli.js (as the kv suites do) instead of the sources through tsx. */
+  built?: boolean;
+}): NodeSpec[] {
   const ids = ['n1', 'n2', 'n3'];
   const secret = randomBytes(24).toString('hex');
   const appDir = join(workspaceRoot(), 'apps', 'node');
@@ -71,8 +97,11 @@ function distsyncSpecs(input: { rootDir: string; ports: readonly number[] }): No
     command: process.execPath,
     cwd: appDir,
     // From source through tsx: the suite does not depend on a fresh build of every package.
+    // Built: no compiler in the node's memory (the growth suites measure RSS).
     args: [
-      ...['--import', 'tsx', '--conditions', '@distsync/source', join(appDir, 'src', 'cli.ts')],
+      ...(input.built === true
+        ? [join(appDir, 'dist', 'cli.js')]
+        : ['--import', 'tsx', '--conditions', '@distsync/source', join(appDir, 'src', 'cli.ts')]),
       'node',
       ...['--id', id, '--port', String(input.ports[index]!)],
       ...[
@@ -118,7 +147,14 @@ class DistsyncBackend implements QueueBackend {
     return this.#clients[this.#next]!;
   }
 
-  queue(name: string): Promise<QueueTarget> {
+  pids(): (number | undefined)[] {
+    return this.#processes.pids();
+  }
+
+  async queue(name: string, options: QueueOpenOptions = {}): Promise<QueueTarget> {
+    if (options.maxLength !== undefined) {
+      await this.#client().createQueue(name, { maxLength: options.maxLength });
+    }
     const target: QueueTarget = {
       send: async (body) => {
         await this.#client().send(name, body);
@@ -130,8 +166,14 @@ class DistsyncBackend implements QueueBackend {
         );
       },
       consume: (onMessage) => this.#consume(name, onMessage),
+      receiveAck: async () => {
+        const [message] = await this.#client().receive(name, { max: 1, waitMs: 1000 });
+        if (message === undefined) return false;
+        await message.ack();
+        return true;
+      },
     };
-    return Promise.resolve(target);
+    return target;
   }
 
   /** One consumer per node connection, each with its own session and prefetch credit. */
@@ -185,11 +227,15 @@ async function leaderIndex(specs: readonly NodeSpec[]): Promise<number> {
   return 0;
 }
 
-function distsyncSystem(input: { name: string; leaderFirst: boolean }): QueueSystem {
+function distsyncSystem(input: {
+  name: string;
+  leaderFirst: boolean;
+  built?: boolean;
+}): QueueSystem {
   return {
     name: input.name,
     description:
-      'distsync three `distsync node` processes (apps/node from source through tsx, FileStorage with ' +
+      `distsync three \`distsync node\` processes (apps/node ${input.built === true ? 'dist/cli.js' : 'from source through tsx'}, FileStorage with ` +
       'fdatasync before acknowledging), @distsync/queue QueueClient over @distsync/transport-ws; ' +
       (input.leaderFirst
         ? 'every connection starts at the leader (a leader-aware client: no follower hop)'
@@ -198,7 +244,11 @@ function distsyncSystem(input: { name: string; leaderFirst: boolean }): QueueSys
       'consume() per connection, prefetch 256',
     async launch(log) {
       const rootDir = ClusterProcesses.makeRoot('distsync-queue');
-      const specs = distsyncSpecs({ rootDir, ports: await freePorts(3) });
+      const specs = distsyncSpecs({
+        rootDir,
+        ports: await freePorts(3),
+        ...(input.built === undefined ? {} : { built: input.built }),
+      });
       const processes = new ClusterProcesses({ system: input.name, specs, rootDir });
       processes.startAll();
       try {
@@ -232,6 +282,12 @@ export const distsyncQueueSystem: QueueSystem = distsyncSystem({
   name: 'distsync',
   leaderFirst: false,
 });
+/** The same from apps/node/dist/cli.js, for RSS figures without tsx in the nodes. */
+export const distsyncBuiltQueueSystem: QueueSystem = distsyncSystem({
+  name: 'distsync',
+  leaderFirst: false,
+  built: true,
+});
 export const distsyncLeaderQueueSystem: QueueSystem = distsyncSystem({
   name: 'distsync-leader',
   leaderFirst: true,
@@ -239,9 +295,77 @@ export const distsyncLeaderQueueSystem: QueueSystem = distsyncSystem({
 
 // ---- BullMQ on Redis ------------------------------------------------------------------------
 
-function redisConnection(): { host: string; port: number; maxRetriesPerRequest: null } {
-  const url = new URL(REDIS_URL);
-  return { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
+function redisConnection(url: string): { host: string; port: number; maxRetriesPerRequest: null } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname, port: Number(parsed.port || 6379), maxRetriesPerRequest: null };
+}
+
+/** BullMQ queues on the Redis at `url`, under a per-run key prefix removed on close. */
+export async function bullmqBackend(url: string): Promise<QueueBackend> {
+  const prefix = `distsync-bench-${randomBytes(4).toString('hex')}`;
+  const queues: Queue[] = [];
+  const workers: Worker[] = [];
+  const probe = new Queue('probe', { connection: redisConnection(url), prefix });
+  queues.push(probe);
+  try {
+    await withTimeout(probe.waitUntilReady(), 3000, `Redis at ${url}`);
+  } catch (error) {
+    await probe.close().catch(() => undefined);
+    throw error;
+  }
+  return {
+    queue: (name) => {
+      const queue = new Queue(name, { connection: redisConnection(url), prefix });
+      queues.push(queue);
+      const jobOptions = { removeOnComplete: true, removeOnFail: true };
+      let puller: Worker | undefined;
+      const token = randomBytes(8).toString('hex');
+      const target: QueueTarget = {
+        send: async (body) => {
+          await queue.add('m', { body }, jobOptions);
+        },
+        sendBatch: async (bodies) => {
+          await queue.addBulk(
+            bodies.map((body) => ({ name: 'm', data: { body }, opts: jobOptions })),
+          );
+        },
+        consume: (onMessage) => {
+          const worker = new Worker(
+            name,
+            (job) => {
+              onMessage((job.data as { body: string }).body);
+              return Promise.resolve();
+            },
+            { connection: redisConnection(url), prefix, concurrency: 64 },
+          );
+          return Promise.resolve({ stop: () => worker.close() });
+        },
+        // Manual processing: a Worker without a processor hands out the next job on request.
+        receiveAck: async () => {
+          if (puller === undefined) {
+            puller = new Worker(name, null, {
+              connection: redisConnection(url),
+              prefix,
+              autorun: false,
+            });
+            workers.push(puller);
+          }
+          const job = (await puller.getNextJob(token, { block: false })) as Job | undefined;
+          if (job === undefined) return false;
+          await job.moveToCompleted('ok', token, false);
+          return true;
+        },
+      };
+      return Promise.resolve(target);
+    },
+    close: async () => {
+      for (const worker of workers) await worker.close().catch(() => undefined);
+      for (const queue of queues) {
+        await queue.obliterate({ force: true }).catch(() => undefined);
+        await queue.close().catch(() => undefined);
+      }
+    },
+  };
 }
 
 export const bullmqSystem: QueueSystem = {
@@ -249,53 +373,7 @@ export const bullmqSystem: QueueSystem = {
   description:
     'BullMQ (Queue.add / addBulk, Worker with concurrency 64, jobs removed on completion) on the ' +
     `Redis at ${REDIS_URL} (its own persistence settings; a BullMQ add is acknowledged from memory)`,
-  async launch() {
-    const prefix = `distsync-bench-${randomBytes(4).toString('hex')}`;
-    const queues: Queue[] = [];
-    const probe = new Queue('probe', { connection: redisConnection(), prefix });
-    queues.push(probe);
-    try {
-      await withTimeout(probe.waitUntilReady(), 3000, `Redis at ${REDIS_URL}`);
-    } catch (error) {
-      await probe.close().catch(() => undefined);
-      throw error;
-    }
-    return {
-      queue: (name) => {
-        const queue = new Queue(name, { connection: redisConnection(), prefix });
-        queues.push(queue);
-        const jobOptions = { removeOnComplete: true, removeOnFail: true };
-        const target: QueueTarget = {
-          send: async (body) => {
-            await queue.add('m', { body }, jobOptions);
-          },
-          sendBatch: async (bodies) => {
-            await queue.addBulk(
-              bodies.map((body) => ({ name: 'm', data: { body }, opts: jobOptions })),
-            );
-          },
-          consume: (onMessage) => {
-            const worker = new Worker(
-              name,
-              (job) => {
-                onMessage((job.data as { body: string }).body);
-                return Promise.resolve();
-              },
-              { connection: redisConnection(), prefix, concurrency: 64 },
-            );
-            return Promise.resolve({ stop: () => worker.close() });
-          },
-        };
-        return Promise.resolve(target);
-      },
-      close: async () => {
-        for (const queue of queues) {
-          await queue.obliterate({ force: true }).catch(() => undefined);
-          await queue.close().catch(() => undefined);
-        }
-      },
-    };
-  },
+  launch: () => bullmqBackend(REDIS_URL),
 };
 
 // ---- RabbitMQ quorum queue ------------------------------------------------------------------
@@ -307,11 +385,16 @@ export const rabbitmqSystem: QueueSystem = {
     'channel, each send resolved by its publisher confirm; a consumer channel with prefetch 256 and ' +
     'manual acks',
   async launch() {
-    const connection = await withTimeout(amqp.connect(AMQP_URL), 3000, `RabbitMQ at ${AMQP_URL}`);
+    const connection = await withTimeout(
+      amqp.connect(AMQP_URL, { noDelay: true }),
+      3000,
+      `RabbitMQ at ${AMQP_URL}`,
+    );
     const channels: amqp.Channel[] = [];
     const created: string[] = [];
     const publisher = await connection.createConfirmChannel();
     channels.push(publisher);
+    let getter: amqp.Channel | undefined;
     const publish = (queue: string, body: string): Promise<void> =>
       new Promise((resolve, reject) => {
         publisher.sendToQueue(queue, Buffer.from(body), { persistent: true }, (error: unknown) => {
@@ -351,6 +434,17 @@ export const rabbitmqSystem: QueueSystem = {
               },
             };
           },
+          // basic.get with a manual ack (AMQP acks are not confirmed: the ack is sent, not awaited).
+          receiveAck: async () => {
+            if (getter === undefined) {
+              getter = await connection.createChannel();
+              channels.push(getter);
+            }
+            const message = await getter.get(queue, { noAck: false });
+            if (message === false) return false;
+            getter.ack(message);
+            return true;
+          },
         };
       },
       close: async () => {
@@ -364,66 +458,115 @@ export const rabbitmqSystem: QueueSystem = {
 
 // ---- NATS JetStream -------------------------------------------------------------------------
 
+/** JetStream streams (file storage, work-queue retention, `replicas` copies) over `nc`. */
+export async function natsBackend(
+  nc: NatsConnection,
+  options: { replicas: number; pids?: () => (number | undefined)[]; onClose?: () => Promise<void> },
+): Promise<QueueBackend> {
+  const jsm = await nc.jetstreamManager();
+  const js = nc.jetstream();
+  const codec = StringCodec();
+  const streams: string[] = [];
+  return {
+    queue: async (name) => {
+      const stream = `distsync_bench_${name.replace(/[^A-Za-z0-9]/g, '_')}_${randomBytes(3).toString('hex')}`;
+      await jsm.streams.add({
+        name: stream,
+        subjects: [stream],
+        storage: StorageType.File,
+        retention: RetentionPolicy.Workqueue,
+        num_replicas: options.replicas,
+      });
+      streams.push(stream);
+      let durable: Promise<Consumer> | undefined;
+      const consumerOf = (): Promise<Consumer> => {
+        durable ??= jsm.consumers
+          .add(stream, {
+            durable_name: 'bench',
+            ack_policy: AckPolicy.Explicit,
+            max_ack_pending: 4096,
+          })
+          .then(() => js.consumers.get(stream, 'bench'));
+        return durable;
+      };
+      return {
+        send: async (body) => {
+          await js.publish(stream, codec.encode(body));
+        },
+        sendBatch: async (bodies) => {
+          await Promise.all(bodies.map((body) => js.publish(stream, codec.encode(body))));
+        },
+        consume: async (onMessage) => {
+          const consumer = await consumerOf();
+          const messages = await consumer.consume({ max_messages: 256 });
+          const loop = (async () => {
+            for await (const message of messages) {
+              onMessage(codec.decode(message.data));
+              message.ack();
+            }
+          })();
+          return {
+            stop: async () => {
+              await messages.close();
+              await loop.catch(() => undefined);
+            },
+          };
+        },
+        // A pull of one message, then an ack the server confirms (ackAck).
+        receiveAck: async () => {
+          const message = await (await consumerOf()).next({ expires: 1000 });
+          if (message === null) return false;
+          await message.ackAck();
+          return true;
+        },
+      };
+    },
+    ...(options.pids === undefined ? {} : { pids: options.pids }),
+    close: async () => {
+      for (const stream of streams) await jsm.streams.delete(stream).catch(() => false);
+      await nc.close();
+      await options.onClose?.();
+    },
+  };
+}
+
 export const natsSystem: QueueSystem = {
   name: 'nats',
   description:
-    'NATS JetStream stream with file storage and work-queue retention, js.publish awaiting each ' +
-    'PubAck; a durable pull consumer with explicit acks (consume(), max 256 messages buffered)',
+    'NATS JetStream stream on the running nats-server (one node, replication 1) with file storage ' +
+    'and work-queue retention, js.publish awaiting each PubAck; a durable pull consumer with ' +
+    'explicit acks (consume(), max 256 messages buffered)',
   async launch() {
     const nc = await withTimeout(
       natsConnect({ servers: NATS_URL, timeout: 3000 }),
       4000,
       `NATS at ${NATS_URL}`,
     );
-    const jsm = await nc.jetstreamManager();
-    const js = nc.jetstream();
-    const codec = StringCodec();
-    const streams: string[] = [];
-    return {
-      queue: async (name) => {
-        const stream = `distsync_bench_${name.replace(/[^A-Za-z0-9]/g, '_')}_${randomBytes(3).toString('hex')}`;
-        await jsm.streams.add({
-          name: stream,
-          subjects: [stream],
-          storage: StorageType.File,
-          retention: RetentionPolicy.Workqueue,
-        });
-        streams.push(stream);
-        return {
-          send: async (body) => {
-            await js.publish(stream, codec.encode(body));
-          },
-          sendBatch: async (bodies) => {
-            await Promise.all(bodies.map((body) => js.publish(stream, codec.encode(body))));
-          },
-          consume: async (onMessage) => {
-            await jsm.consumers.add(stream, {
-              durable_name: 'bench',
-              ack_policy: AckPolicy.Explicit,
-              max_ack_pending: 4096,
-            });
-            const consumer = await js.consumers.get(stream, 'bench');
-            const messages = await consumer.consume({ max_messages: 256 });
-            const loop = (async () => {
-              for await (const message of messages) {
-                onMessage(codec.decode(message.data));
-                message.ack();
-              }
-            })();
-            return {
-              stop: async () => {
-                await messages.close();
-                await loop.catch(() => undefined);
-              },
-            };
-          },
-        };
-      },
-      close: async () => {
-        for (const stream of streams) await jsm.streams.delete(stream).catch(() => false);
-        await nc.close();
-      },
-    };
+    return natsBackend(nc, { replicas: 1 });
+  },
+};
+
+export const natsR3System: QueueSystem = {
+  name: 'nats-r3',
+  description:
+    'NATS JetStream on a bench-owned three-node cluster (nats-server on its own loopback ports ' +
+    'and temp dirs, removed after the run), stream with replication 3, file storage and ' +
+    'work-queue retention; js.publish awaiting each PubAck (acknowledged once a quorum stored it); ' +
+    'a durable pull consumer with explicit acks (consume(), max 256 messages buffered)',
+  async launch(log) {
+    const cluster = await startNatsCluster();
+    try {
+      const nc = await cluster.connect();
+      log(`nats-r3: three nodes ready on ${cluster.servers.join(', ')}`);
+      return await natsBackend(nc, {
+        replicas: 3,
+        pids: () => cluster.pids(),
+        onClose: () => cluster.stop(),
+      });
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
   },
 };
 
@@ -433,4 +576,5 @@ export const QUEUE_SYSTEMS: readonly QueueSystem[] = [
   bullmqSystem,
   rabbitmqSystem,
   natsSystem,
+  natsR3System,
 ];
