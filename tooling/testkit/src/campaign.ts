@@ -31,6 +31,8 @@ export interface CampaignOptions {
   readonly rotateNemeses?: boolean;
   /** clock-offset draws offsets in [-max, max] ms; default 2000. */
   readonly clockOffsetMsMax?: number;
+  /** clock-skew draws rates in [1 - max, 1 + max]; default 0.2. */
+  readonly clockRateDeviationMax?: number;
   /** Progress lines; default none. */
   readonly log?: (line: string) => void;
   readonly progressEveryMs?: number;
@@ -142,6 +144,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
             ...(options.clockOffsetMsMax === undefined
               ? {}
               : { clockOffsetMsMax: options.clockOffsetMsMax }),
+            ...(options.clockRateDeviationMax === undefined
+              ? {}
+              : { clockRateDeviationMax: options.clockRateDeviationMax }),
           },
           faults,
         ),

@@ -27,6 +27,7 @@ const USAGE = `usage: pnpm verify [options]
   --quiet-ms <min,max>      quiet time between faults; default 2000,4000
   --hold-ms <min,max>       how long a fault is held; default 3000,6000
   --clock-offset-ms <n>     clock-offset draws offsets in [-n, n] ms; default 2000
+  --clock-rate-deviation <d>  clock-skew draws rates in [1-d, 1+d]; default 0.2 (at most 0.5)
   --tick-ms <n>, --election-ticks <n>   the nodes' Raft timing (default 50 and 10)`;
 
 function rangeOption(name: string, text: string | undefined): [number, number] | undefined {
@@ -49,6 +50,18 @@ function integerOption(name: string, text: string | undefined, fallback: number)
       `--${name}: expected a whole number, got ${JSON.stringify(text)}`,
     );
   return Number(text);
+}
+
+function rateDeviationOption(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d*\.?\d+$/.test(text) || !(value >= 0 && value <= 0.5)) {
+    throw new TestkitError(
+      'BAD_OPTION',
+      `--clock-rate-deviation: expected a number in [0, 0.5], got ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
 }
 
 /** Arguments after the script name; a leading `--` (from `pnpm verify -- ...`) is dropped. */
@@ -76,6 +89,7 @@ function parseOptions() {
         'tick-ms': { type: 'string' },
         'election-ticks': { type: 'string' },
         'clock-offset-ms': { type: 'string' },
+        'clock-rate-deviation': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       allowPositionals: false,
@@ -170,6 +184,7 @@ async function main(): Promise<number> {
     signal: controller.signal,
     ...optional('quietMs', rangeOption('quiet-ms', values['quiet-ms'])),
     ...optional('holdMs', rangeOption('hold-ms', values['hold-ms'])),
+    ...optional('clockRateDeviationMax', rateDeviationOption(values['clock-rate-deviation'])),
     ...optional(
       'clockOffsetMsMax',
       values['clock-offset-ms'] === undefined

@@ -49,6 +49,8 @@ export function needsFaultInjection(kinds: readonly NemesisKind[]): boolean {
 
 /** The default bound of clock offsets, in ms either way. */
 export const CLOCK_OFFSET_MS_MAX_DEFAULT = 2000;
+/** The default bound of clock rate deviations: rates in [0.8, 1.2]. */
+export const CLOCK_RATE_DEVIATION_MAX_DEFAULT = 0.2;
 
 /** `kill,partition-one` -> the kinds; throws BAD_OPTION naming an unknown one. */
 export function parseNemeses(text: string): NemesisKind[] {
@@ -89,11 +91,14 @@ export interface NemesisOptions {
   readonly rotate?: boolean;
   /** clock-offset draws offsets in [-max, max] ms; default 2000. */
   readonly clockOffsetMsMax?: number;
+  /** clock-skew draws rates in [1 - max, 1 + max]; default 0.2 (at most 0.5). */
+  readonly clockRateDeviationMax?: number;
 }
 
 interface Context {
   readonly cluster: Cluster;
   readonly clockOffsetMsMax?: number;
+  readonly clockRateDeviationMax?: number;
   readonly random: Random;
   readonly now: () => number;
   readonly signal: AbortSignal;
@@ -203,7 +208,7 @@ async function setOn(
 
 type Recorder = (description: string, nodes: readonly number[]) => FaultRecord;
 
-/** clock-offset: wall-clock steps of up to ±max on some nodes; clock-skew: rates 0.8-1.25. */
+/** clock-offset: wall-clock steps of up to ±max on some nodes; clock-skew: rates 1 ± max. */
 async function startClockFault(
   context: Context,
   input: { kind: 'clock-offset' | 'clock-skew'; record: Recorder },
@@ -217,7 +222,8 @@ async function startClockFault(
       const offsetMs = context.random.int(-max, max);
       return { index, faults: { clock: { offsetMs } }, label: `${name} ${signed(offsetMs)}` };
     }
-    const rate = Math.round((0.8 + context.random.next() * 0.45) * 1000) / 1000;
+    const deviation = context.clockRateDeviationMax ?? CLOCK_RATE_DEVIATION_MAX_DEFAULT;
+    const rate = Math.round((1 + (context.random.next() * 2 - 1) * deviation) * 1000) / 1000;
     return { index, faults: { clock: { rate } }, label: `${name} x${rate}` };
   });
   if (!(await setOn(context, targets))) return undefined;
@@ -406,10 +412,15 @@ export async function runNemesis(
   faults: FaultRecord[],
 ): Promise<void> {
   if (options.kinds.length === 0) return;
-  const faultContext: Context =
-    options.clockOffsetMsMax === undefined
-      ? context
-      : { ...context, clockOffsetMsMax: options.clockOffsetMsMax };
+  const faultContext: Context = {
+    ...context,
+    ...(options.clockOffsetMsMax === undefined
+      ? {}
+      : { clockOffsetMsMax: options.clockOffsetMsMax }),
+    ...(options.clockRateDeviationMax === undefined
+      ? {}
+      : { clockRateDeviationMax: Math.min(0.5, options.clockRateDeviationMax) }),
+  };
   const quiet = options.quietMs ?? [2000, 4000];
   const hold = options.holdMs ?? [3000, 6000];
   const kinds = options.kinds.filter(
