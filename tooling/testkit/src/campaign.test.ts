@@ -35,7 +35,7 @@ function injectStaleRead(ops: readonly RegisterOperation[]): RegisterOperation |
 }
 
 describe('kv campaign on a real cluster (CI)', () => {
-  it('every workload passes its checkers while leaders are killed and isolated, and a stale read injected into the kv history is caught', async () => {
+  it('every workload passes its checkers while leaders are killed and isolated and disks fail (EIO kills a node, ENOSPC stalls one), and a stale read injected into the kv history is caught', async () => {
     const workload = new KvWorkload({ keys: 4, clients: 3 });
     const report = await runCampaign({
       workloads: [
@@ -52,18 +52,22 @@ describe('kv campaign on a real cluster (CI)', () => {
           stallPastTtlMs: 1500,
         }),
       ],
-      nemeses: ['kill-leader', 'partition-leader'],
+      // The EIO first: its node dies and restarts (8-14 s from source) while time is left.
+      nemeses: ['disk-eio', 'partition-leader', 'disk-enospc', 'kill-leader'],
       rotateNemeses: true,
-      timeMs: 25_000,
+      timeMs: 37_000,
       seed: 42,
       quietMs: [1000, 2000],
       holdMs: [2500, 3500],
     });
-    // The harness: both faults ran, clients got through, nothing crashed, everything cleaned up.
+    // The harness: every fault ran, clients got through, nothing crashed, everything cleaned up.
     expect(report.findings).toEqual([]);
     expect(report.faults.map((fault) => fault.kind)).toEqual(
-      expect.arrayContaining(['kill-leader', 'partition-leader']),
+      expect.arrayContaining(['disk-eio', 'partition-leader', 'disk-enospc', 'kill-leader']),
     );
+    // The EIO itself ended the node (not the harness's kill -9 fallback).
+    const eio = report.faults.find((fault) => fault.kind === 'disk-eio');
+    expect(eio?.description).toMatch(/exited 1 after/);
     for (const name of ['kv', 'lock', 'queue', 'cache']) {
       expect(report.operations[name]?.ok, name).toBeGreaterThan(20);
     }
@@ -82,7 +86,7 @@ describe('kv campaign on a real cluster (CI)', () => {
     const verdict = checkRegisters([...operations, stale!]);
     expect(verdict.valid).toBe(false);
     if (verdict.valid === false) expect(verdict.windows[0]?.culprit.id).toBe(stale!.id);
-  }, 150_000);
+  }, 180_000);
 
   it('removes its data dir and leaves no process behind when the cluster cannot start', async () => {
     // Proves the failure path: a node that exits at once (bad flag) ends the campaign with a
