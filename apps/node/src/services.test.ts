@@ -60,6 +60,44 @@ describe('kv state machine', () => {
     expect(restored.size()).toBe(2);
   });
 
+  it('snapshots in slices while writes go on, restores that, reads the old array format, and rejects garbage', () => {
+    const kv = createKvStateMachine({ maxKeys: 10_000 });
+    for (let i = 0; i < 5000; i += 1)
+      kv.apply({ op: 'put', key: `k${i}`, value: i }, context(i + 1));
+    const expected = kv.snapshot();
+    const job = kv.beginSnapshot!();
+    let bytes: Uint8Array | undefined;
+    for (let step = 0; bytes === undefined; step += 1) {
+      // Overwrite, delete and add between slices: none of it may leak into the snapshot.
+      kv.apply({ op: 'put', key: `k${step}`, value: 'later' }, context(6000 + step * 3));
+      kv.apply({ op: 'delete', key: `k${4999 - step}` }, context(6001 + step * 3));
+      kv.apply({ op: 'put', key: `new${step}`, value: step }, context(6002 + step * 3));
+      bytes = job.next();
+    }
+    expect(bytes).toEqual(expected);
+    const restored = createKvStateMachine({ maxKeys: 10_000 });
+    restored.restore(bytes);
+    expect(restored.size()).toBe(5000);
+    expect(restored.query({ op: 'get', key: 'k0' })).toEqual({
+      ok: true,
+      value: { value: 0, version: 1 },
+    });
+    // Nodes before 0.x wrote one sorted JSON array; their data dirs must still start.
+    const legacy = createKvStateMachine({ maxKeys: 10 });
+    legacy.restore(new TextEncoder().encode(JSON.stringify([['a', { value: 1, version: 4 }]])));
+    expect(legacy.query({ op: 'get', key: 'a' })).toEqual({
+      ok: true,
+      value: { value: 1, version: 4 },
+    });
+    const encode = (text: string) => new TextEncoder().encode(text);
+    expect(() => legacy.restore(encode('{"format":"other"}\n'))).toThrow(
+      /BAD_SNAPSHOT|unknown header/,
+    );
+    expect(() =>
+      legacy.restore(encode('{"format":"kv-lines","version":1}\n["k",{"value":1}]\n')),
+    ).toThrow(/line 2 is not a \[key, \{value, version\}\] row/);
+  });
+
   it('refuses a new key beyond maxKeys but still updates existing ones', () => {
     const kv = createKvStateMachine({ maxKeys: 1 });
     expect(kv.apply({ op: 'put', key: 'a', value: 1 }, context(1)).ok).toBe(true);

@@ -48,8 +48,18 @@ export { MemoryStorage } from './core/memory-storage.js';
 export { RaftError } from './errors.js';
 export type { RaftErrorCode } from './errors.js';
 export type { Transport } from './transport.js';
-export type { ApplyContext, MachineResult, StateMachine } from './state-machine.js';
-export { decodeJson, encodeJson, ok, refusal, utf8Length } from './state-machine.js';
+export type { ApplyContext, MachineResult, SnapshotJob, StateMachine } from './state-machine.js';
+export {
+  decodeJson,
+  decodeJsonLines,
+  encodeJson,
+  encodeJsonLines,
+  ok,
+  refusal,
+  utf8Length,
+} from './state-machine.js';
+export { MapSnapshots } from './node/map-snapshots.js';
+export type { MapSnapshotOptions, RowEncoder } from './node/map-snapshots.js';
 export { RaftNode } from './node/raft-node.js';
 export type {
   CommandOptions,

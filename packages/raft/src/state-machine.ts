@@ -25,6 +25,14 @@ export interface StateMachine<Command = unknown, Query = unknown, Result = unkno
   query(query: Query): Result;
   /** The full state, serialized; must round-trip through `restore`. */
   snapshot(): Uint8Array;
+  /**
+   * Optional, for machines whose state can grow large (a million keys): captures the state as of
+   * this call, cheaply, and returns a job that serializes it one slice per `next()` while
+   * `apply` goes on between slices (the machine keeps its captured view intact, for example by
+   * copy-on-write). The node calls `next()` across event-loop turns, so a big snapshot never
+   * stalls heartbeats. The bytes must equal what `snapshot()` would have returned at capture.
+   */
+  beginSnapshot?(): SnapshotJob;
   restore(bytes: Uint8Array): void;
   /**
    * The leader-stamped time at which this machine wants a timer command applied (lease expiry,
@@ -32,6 +40,14 @@ export interface StateMachine<Command = unknown, Query = unknown, Result = unkno
    */
   nextDeadline?(): number | undefined;
   timerCommand?(nowMs: number): Command;
+}
+
+/** A snapshot taken in slices (see `StateMachine.beginSnapshot`). */
+export interface SnapshotJob {
+  /** Serializes the next slice: the snapshot's bytes once the last slice is done, else undefined. */
+  next(): Uint8Array | undefined;
+  /** Abandons the job and releases what it captured; `next()` must not be called afterwards. */
+  cancel(): void;
 }
 
 /**
@@ -71,4 +87,32 @@ export function decodeJson(bytes: Uint8Array): unknown {
 /** The UTF-8 length of a string: what byte limits on names and values count. */
 export function utf8Length(text: string): number {
   return encoder.encode(text).length;
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * Rows as JSON lines (one JSON value per line, UTF-8): a snapshot format that can be written a
+ * slice at a time (`MapSnapshots`) and read without one giant string, whatever the state's size.
+ */
+export function encodeJsonLines(rows: readonly unknown[]): Uint8Array {
+  let text = '';
+  for (const row of rows) text += JSON.stringify(row) + '\n';
+  return encoder.encode(text);
+}
+
+/** Calls `onRow` with each line of `encodeJsonLines` output, parsed; throws on a bad line. */
+export function decodeJsonLines(
+  bytes: Uint8Array,
+  onRow: (row: unknown, line: number) => void,
+): void {
+  let start = 0;
+  let line = 0;
+  while (start < bytes.byteLength) {
+    let end = bytes.indexOf(NEWLINE, start);
+    if (end === -1) end = bytes.byteLength;
+    line += 1;
+    if (end > start) onRow(JSON.parse(decoder.decode(bytes.subarray(start, end))) as unknown, line);
+    start = end + 1;
+  }
 }

@@ -3,8 +3,15 @@
 // etcd's mod_revision), so versions only grow, even across a delete and a re-create, and a
 // compare-and-set can never be fooled by a key that was deleted and written again (no ABA).
 import { z } from 'zod';
-import type { ApplyContext, StateMachine } from '@distsync/raft';
-import { decodeJson, encodeJson, fail, ok, type ServiceResult } from './result.js';
+import {
+  decodeJsonLines,
+  encodeJsonLines,
+  MapSnapshots,
+  RaftError,
+  type ApplyContext,
+  type StateMachine,
+} from '@distsync/raft';
+import { decodeJson, fail, ok, type ServiceResult } from './result.js';
 
 /** Keys are 1-1024 characters. */
 export const KvKeySchema = z.string().min(1).max(1024);
@@ -45,13 +52,23 @@ export interface KvStateMachine extends StateMachine<KvCommand, KvQuery, Service
   size(): number;
 }
 
+/** First line of a kv snapshot; older nodes wrote one JSON array (`[[key, record], ...]`). */
+const SNAPSHOT_HEADER = { format: 'kv-lines', version: 1 };
+
 export function createKvStateMachine(options: KvOptions): KvStateMachine {
   let map = new Map<string, KvRecord>();
+  // Snapshots are JSON lines, a header then one `[key, record]` row per key in the map's order
+  // (insertion order, the same on every replica), serialized in slices while apply goes on.
+  const snapshots = new MapSnapshots(() => map, {
+    prefix: encodeJsonLines([SNAPSHOT_HEADER]),
+    encodeRows: encodeJsonLines,
+  });
 
   function put(key: string, value: unknown, index: number): ServiceResult {
     if (!map.has(key) && map.size >= options.maxKeys) {
       return fail('LIMIT_REACHED', `maxKeys (${options.maxKeys}) reached`);
     }
+    snapshots.beforeWrite(key);
     map.set(key, { value, version: index });
     return ok({ version: index, index });
   }
@@ -61,6 +78,7 @@ export function createKvStateMachine(options: KvOptions): KvStateMachine {
       case 'put':
         return put(command.key, command.value, context.index);
       case 'delete':
+        snapshots.beforeWrite(command.key);
         return ok({ deleted: map.delete(command.key) });
       case 'cas': {
         const current = map.get(command.key)?.version ?? 0;
@@ -94,13 +112,55 @@ export function createKvStateMachine(options: KvOptions): KvStateMachine {
     apply,
     query,
     size: () => map.size,
-    // Sorted, so every replica's snapshot of the same state is the same bytes.
-    snapshot: () => encodeJson([...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    snapshot: () => snapshots.now(),
+    beginSnapshot: () => snapshots.begin(),
     restore: (bytes) => {
-      const entries = z
-        .array(z.tuple([z.string(), z.object({ value: z.json(), version: z.number() })]))
-        .parse(decodeJson(bytes));
-      map = new Map(entries.map(([key, record]) => [key, record as KvRecord]));
+      map = bytes[0] === 0x5b ? restoreLegacy(bytes) : restoreLines(bytes);
     },
   };
+}
+
+function badSnapshot(message: string): RaftError {
+  return new RaftError('BAD_SNAPSHOT', `kv snapshot: ${message}`);
+}
+
+function isRecord(value: unknown): value is KvRecord {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'value' in value &&
+    typeof (value as { version?: unknown }).version === 'number'
+  );
+}
+
+/** Reads the JSON-lines format, checking every row without a schema pass per row (1M rows). */
+function restoreLines(bytes: Uint8Array): Map<string, KvRecord> {
+  const map = new Map<string, KvRecord>();
+  decodeJsonLines(bytes, (row, line) => {
+    if (line === 1) {
+      const header = row as Partial<typeof SNAPSHOT_HEADER> | null;
+      if (header?.format !== SNAPSHOT_HEADER.format || header.version !== SNAPSHOT_HEADER.version) {
+        throw badSnapshot(`unknown header ${JSON.stringify(row)}`);
+      }
+      return;
+    }
+    if (
+      !Array.isArray(row) ||
+      row.length !== 2 ||
+      typeof row[0] !== 'string' ||
+      !isRecord(row[1])
+    ) {
+      throw badSnapshot(`line ${line} is not a [key, {value, version}] row`);
+    }
+    map.set(row[0], { value: row[1].value, version: row[1].version });
+  });
+  return map;
+}
+
+/** Snapshots written before the JSON-lines format: one sorted JSON array. */
+function restoreLegacy(bytes: Uint8Array): Map<string, KvRecord> {
+  const entries = z
+    .array(z.tuple([z.string(), z.object({ value: z.json(), version: z.number() })]))
+    .parse(decodeJson(bytes));
+  return new Map(entries.map(([key, record]) => [key, record as KvRecord]));
 }

@@ -76,6 +76,17 @@ export interface RaftNodeOptions {
    * up from the log instead of receiving a whole snapshot. 0 keeps none. Default 1000.
    */
   readonly snapshotKeepEntries?: number;
+  /**
+   * A snapshot due by `snapshotEveryEntries` also waits until the entry bytes applied since the
+   * last snapshot reach this multiple of that snapshot's size, so a large state is snapshotted
+   * less often and the cost per write stays bounded. 0 turns it off. Default 0.5.
+   */
+  readonly snapshotLogRatio?: number;
+  /**
+   * How long one slice of an incremental snapshot (`StateMachine.beginSnapshot`) may run before
+   * the node yields to the event loop, in milliseconds. Default 10.
+   */
+  readonly snapshotSliceMs?: number;
 }
 
 /** When the node snapshots its state machines and how much log it keeps behind a snapshot. */
@@ -83,11 +94,15 @@ export interface SnapshotPolicy {
   readonly everyEntries: number;
   readonly everyBytes: number;
   readonly keepEntries: number;
+  readonly logRatio: number;
+  readonly sliceMs: number;
 }
 
 export const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 10_000;
 export const DEFAULT_SNAPSHOT_EVERY_BYTES: number = 64 * 1024 * 1024;
 export const DEFAULT_SNAPSHOT_KEEP_ENTRIES = 1000;
+export const DEFAULT_SNAPSHOT_LOG_RATIO = 0.5;
+export const DEFAULT_SNAPSHOT_SLICE_MS = 10;
 
 /** Fills in and validates the snapshot thresholds. */
 export function resolveSnapshotPolicy(options: RaftNodeOptions): SnapshotPolicy {
@@ -105,7 +120,22 @@ export function resolveSnapshotPolicy(options: RaftNodeOptions): SnapshotPolicy 
       options.snapshotEveryBytes ?? DEFAULT_SNAPSHOT_EVERY_BYTES,
     ),
     keepEntries,
+    logRatio: nonNegativeNumber(
+      'snapshotLogRatio',
+      options.snapshotLogRatio ?? DEFAULT_SNAPSHOT_LOG_RATIO,
+    ),
+    sliceMs: nonNegativeNumber(
+      'snapshotSliceMs',
+      options.snapshotSliceMs ?? DEFAULT_SNAPSHOT_SLICE_MS,
+    ),
   };
+}
+
+function nonNegativeNumber(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw invalidOption(name, 'a finite number of at least 0', value);
+  }
+  return value;
 }
 
 export interface ResolvedTiming {

@@ -5,9 +5,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { FileStorage, MemoryStorage } from '@distsync/raft';
-import type { InstallSnapshot, LogStorage, RaftNode, StateMachine } from '@distsync/raft';
-import { createMemoryCluster } from '@distsync/raft/testing';
+import {
+  decodeJsonLines,
+  encodeJsonLines,
+  FileStorage,
+  MapSnapshots,
+  MemoryStorage,
+  RaftNode,
+} from '@distsync/raft';
+import type {
+  ApplyContext,
+  InstallSnapshot,
+  LogStorage,
+  SnapshotJob,
+  StateMachine,
+} from '@distsync/raft';
+import { createMemoryCluster, createMemoryNetwork } from '@distsync/raft/testing';
 import type { MemoryCluster } from '@distsync/raft/testing';
 
 const AddCommand = z.object({ add: z.number().int(), pad: z.string().optional() });
@@ -35,6 +48,13 @@ class Sum implements StateMachine<AddCommand, unknown, number> {
   restore(bytes: Uint8Array): void {
     this.restores += 1;
     this.total = (JSON.parse(new TextDecoder().decode(bytes)) as { total: number }).total;
+  }
+}
+
+/** A Sum whose snapshot carries 10 KB of padding: a state large next to its entries. */
+class PaddedSum extends Sum {
+  override snapshot(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify({ total: this.total, pad: 'p'.repeat(10_000) }));
   }
 }
 
@@ -98,6 +118,26 @@ describe('RaftNode snapshot thresholds', () => {
     expect(leader.status().snapshots).toBeLessThanOrEqual(3);
   });
 
+  it('snapshots a large state less often: the log must reach snapshotLogRatio of the last snapshot', async () => {
+    const counts: number[] = [];
+    for (const ratio of [0, 0.5]) {
+      cluster = createMemoryCluster({
+        ids: ['solo'],
+        stateMachines: () => [new PaddedSum()],
+        node: { snapshotEveryEntries: 5, snapshotLogRatio: ratio },
+      });
+      const leader = await cluster.waitForLeader();
+      await addAll(leader, 40);
+      counts.push(leader.status().snapshots);
+      await cluster.stop();
+      cluster = undefined;
+    }
+    // Without the ratio: one every 5 entries. With it: the first, then the 10 KB state needs
+    // 5 KB of log (about 80 entries of ~60 bytes) before the next.
+    expect(counts[0]).toBeGreaterThanOrEqual(7);
+    expect(counts[1]).toBe(1);
+  });
+
   it('refuses snapshot options that break their rules, naming the option', () => {
     const base = { stateMachines: () => [new Sum()], start: false } as const;
     expect(() => createMemoryCluster({ ...base, node: { snapshotEveryEntries: 0 } })).toThrow(
@@ -108,6 +148,12 @@ describe('RaftNode snapshot thresholds', () => {
     );
     expect(() => createMemoryCluster({ ...base, node: { snapshotKeepEntries: -1 } })).toThrow(
       /snapshotKeepEntries must be a non-negative integer/,
+    );
+    expect(() => createMemoryCluster({ ...base, node: { snapshotLogRatio: -1 } })).toThrow(
+      /snapshotLogRatio must be a finite number of at least 0/,
+    );
+    expect(() => createMemoryCluster({ ...base, node: { snapshotSliceMs: Number.NaN } })).toThrow(
+      /snapshotSliceMs must be a finite number of at least 0/,
     );
   });
 });
@@ -284,5 +330,99 @@ describe('RaftNode restart from a snapshot', () => {
     expect(second.snapshot().metadata.index).toBeGreaterThan(1);
     expect(second.firstIndex()).toBeGreaterThan(1);
     await expectRecovered(second, 25);
+  });
+});
+
+const SetCommand = z.object({ key: z.string(), value: z.number().int() });
+type SetCommand = z.infer<typeof SetCommand>;
+
+/** Registers held in a Map and snapshotted in slices of one row (MapSnapshots). */
+class Registers implements StateMachine<SetCommand, unknown, number> {
+  readonly name = 'registers';
+  readonly commandSchema = SetCommand;
+  readonly querySchema = z.unknown();
+  map = new Map<string, number>();
+  /** Every applied write with its index, to rebuild the state at any index. */
+  readonly applied: { index: number; key: string; value: number }[] = [];
+  appliesDuringSnapshot = 0;
+  readonly #snapshots = new MapSnapshots(() => this.map, {
+    encodeRows: encodeJsonLines,
+    sliceRows: 1,
+  });
+  apply(command: SetCommand, context: ApplyContext): number {
+    if (this.#snapshots.running > 0) this.appliesDuringSnapshot += 1;
+    this.#snapshots.beforeWrite(command.key);
+    this.map.set(command.key, command.value);
+    this.applied.push({ index: context.index, ...command });
+    return command.value;
+  }
+  query(): number {
+    return this.map.size;
+  }
+  snapshot(): Uint8Array {
+    return this.#snapshots.now();
+  }
+  beginSnapshot(): SnapshotJob {
+    return this.#snapshots.begin();
+  }
+  restore(bytes: Uint8Array): void {
+    this.map = new Map();
+    decodeJsonLines(bytes, (row) => {
+      const [key, value] = row as [string, number];
+      this.map.set(key, value);
+    });
+  }
+  stateAt(index: number): Map<string, number> {
+    const state = new Map<string, number>();
+    for (const write of this.applied) if (write.index <= index) state.set(write.key, write.value);
+    return state;
+  }
+}
+
+describe('RaftNode incremental snapshots', () => {
+  it('serializes a large state in slices while entries keep applying, and stores it as of its index', async () => {
+    const storage = new MemoryStorage();
+    const registers = new Registers();
+    cluster = createMemoryCluster({
+      ids: ['solo'],
+      stateMachines: () => [registers],
+      storage: () => storage,
+      node: { snapshotEveryEntries: 120, snapshotKeepEntries: 0, snapshotSliceMs: 0 },
+    });
+    const leader = await cluster.waitForLeader();
+    const snapshotted = new Promise<number>((resolve) =>
+      leader.on('snapshot', (e) => {
+        resolve(e.index);
+      }),
+    );
+    // 100 keys first, then rounds of concurrent overwrites: the snapshot due at about entry 120
+    // takes 100+ turns (one row each) while the later rounds apply.
+    for (let i = 0; i < 100; i += 1) {
+      expect(await leader.command('registers', { key: `k${i}`, value: i })).toMatchObject({
+        ok: true,
+      });
+    }
+    for (let round = 1; round <= 6; round += 1) {
+      const writes = Array.from({ length: 40 }, (_, i) =>
+        leader.command('registers', { key: `k${(i * 7 + round) % 130}`, value: round * 1000 + i }),
+      );
+      expect((await Promise.all(writes)).every((result) => result.ok)).toBe(true);
+    }
+    const index = await snapshotted;
+    expect(registers.appliesDuringSnapshot).toBeGreaterThan(0);
+    const stored = storage.snapshot();
+    expect(stored.metadata.index).toBe(index);
+    // The stored bytes hold exactly the state at the snapshot's index, not the live one.
+    const fresh = new Registers();
+    const probe = new RaftNode({
+      id: 'probe',
+      peers: ['probe'],
+      storage: new MemoryStorage(),
+      transport: createMemoryNetwork().transport('probe'),
+      stateMachines: [fresh],
+    });
+    probe.restore({ index, term: stored.metadata.term, data: stored.data });
+    expect(fresh.map).toEqual(registers.stateAt(index));
+    expect(fresh.map).not.toEqual(registers.map);
   });
 });

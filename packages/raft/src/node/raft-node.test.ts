@@ -527,21 +527,47 @@ describe('RaftNode under partitions', () => {
 });
 
 /** Wraps a storage to count syncs and, when told to, fail them. */
-function countingStorage(inner: LogStorage): LogStorage & { syncs: number; failNext: boolean } {
-  const wrapper = Object.create(inner) as LogStorage & { syncs: number; failNext: boolean };
+interface CountingStorage extends LogStorage {
+  syncs: number;
+  failNext: boolean;
+  /** Makes the following syncs wait until `release()`; `reached` resolves when one waits. */
+  holdSyncs(): { reached: Promise<void>; release(): void };
+}
+
+function countingStorage(inner: LogStorage): CountingStorage {
+  const wrapper = Object.create(inner) as CountingStorage;
+  let gate: { opened: Promise<void>; reached: () => void } | undefined;
   wrapper.syncs = 0;
   wrapper.failNext = false;
   wrapper.sync = async () => {
     wrapper.syncs += 1;
     if (wrapper.failNext) throw new Error('disk on fire');
+    if (gate !== undefined) {
+      gate.reached();
+      await gate.opened;
+    }
     await inner.sync();
+  };
+  wrapper.holdSyncs = () => {
+    let release!: () => void;
+    let reached!: () => void;
+    const opened = new Promise<void>((resolve) => (release = resolve));
+    const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
+    gate = { opened, reached };
+    return {
+      reached: reachedPromise,
+      release: () => {
+        gate = undefined;
+        release();
+      },
+    };
   };
   return wrapper;
 }
 
 describe('RaftNode storage', () => {
   it('group-commits: many proposals in one turn share far fewer syncs than proposals', async () => {
-    const storages = new Map<string, ReturnType<typeof countingStorage>>();
+    const storages = new Map<string, CountingStorage>();
     cluster = createMemoryCluster({
       stateMachines: () => [new Counter()],
       storage: (id) => {
@@ -567,8 +593,56 @@ describe('RaftNode storage', () => {
     );
   });
 
+  it('replicates while the leader is still syncing, and applies and answers only after that sync', async () => {
+    const storages = new Map<string, CountingStorage>();
+    replicas = new Map();
+    cluster = createMemoryCluster({
+      stateMachines: (id) => {
+        const replica = { counter: new Counter(), lease: new Lease() };
+        replicas.set(id, replica);
+        return [replica.counter, replica.lease];
+      },
+      storage: (id) => {
+        const storage = countingStorage(new MemoryStorage());
+        storages.set(id, storage);
+        return storage;
+      },
+    });
+    const leader = await cluster.waitForLeader();
+    expect((await leader.command('counter', { op: 'add', by: 1 })).ok).toBe(true);
+    const target = leader.status().lastIndex + 1;
+    const hold = storages.get(leader.id)!.holdSyncs();
+    const followerSynced = followers(cluster, leader).map(
+      (follower) =>
+        new Promise<void>((resolve) => {
+          const check = (): void => {
+            if (follower.status().lastIndex >= target) resolve();
+          };
+          follower.on('sync', check);
+        }),
+    );
+    let answered = false;
+    const command = leader.command('counter', { op: 'add', by: 5 }).then((result) => {
+      answered = true;
+      return result;
+    });
+    await hold.reached;
+    // Both followers wrote the entry although the leader's own write has not returned.
+    await Promise.all(followerSynced);
+    // Their acks make a quorum, yet nothing may be applied or answered before the leader's sync.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(answered).toBe(false);
+    for (const node of cluster.nodes) {
+      expect(node.status().appliedIndex).toBeLessThan(target);
+      expect(replica(node).counter.value).toBe(1);
+    }
+    hold.release();
+    expect(await command).toMatchObject({ ok: true, value: 6 });
+    expect(leader.status().appliedIndex).toBeGreaterThanOrEqual(target);
+  });
+
   it('treats a failed sync as fatal: pending work is answered STOPPED, status and events say why', async () => {
-    const storages = new Map<string, ReturnType<typeof countingStorage>>();
+    const storages = new Map<string, CountingStorage>();
     cluster = createMemoryCluster({
       stateMachines: () => [new Counter()],
       storage: (id) => {

@@ -6,6 +6,7 @@
 import { RaftError } from '../errors.js';
 import type { Entry, Membership, NodeId, RaftMessage } from '../messages.js';
 import type { LogStorage, Ready, Role, Snapshot, TransferResult } from '../core/types.js';
+import type { SnapshotJob } from '../state-machine.js';
 import type { Transport } from '../transport.js';
 import { jsonEnvelopeCodec } from './codec.js';
 import type { CommandEnvelope, EnvelopeCodec } from './codec.js';
@@ -112,6 +113,13 @@ export interface RegistrySnapshot {
 
 /** Readies handled in one turn before yielding to I/O, so a busy node still reads its sockets. */
 const maxReadiesPerTurn = 16;
+/** What a leader may send before its own log is on disk (see `#sendLeaderMessagesEarly`). */
+const leaderMessageTypes: ReadonlySet<RaftMessage['type']> = new Set([
+  'AppendEntries',
+  'Heartbeat',
+  'InstallSnapshot',
+  'TimeoutNow',
+]);
 
 export interface RaftNodeInit extends RaftNodeOptions {
   /** Builds the core; tests and benchmarks wrap it to observe calls. Default: `new RaftCore()`. */
@@ -188,6 +196,12 @@ export class RaftNode {
   /** The index of the last snapshot taken or installed, and entry bytes applied after it. */
   #lastSnapshotIndex = 0;
   #bytesSinceSnapshot = 0;
+  /** The size of the last snapshot taken, for the log-to-state ratio of `#snapshotDue`. */
+  #lastSnapshotBytes = 0;
+  /** A snapshot being serialized in slices, and one finished but not yet stored. */
+  #snapshotJob:
+    { index: number; term: number; membership: Membership; job: SnapshotJob } | undefined;
+  #finishedSnapshot: RegistrySnapshot | undefined;
   #fatal: RaftError | undefined;
   /** Set while the disk is full: a Ready waits for its sync and nothing is acknowledged. */
   #stalled: { sinceMs: number; message: string } | undefined;
@@ -824,6 +838,7 @@ export class RaftNode {
 
   async #drain(): Promise<void> {
     try {
+      this.#storeFinishedSnapshot();
       for (let pass = 0; this.#state === 'running' && this.#core.hasReady(); pass += 1) {
         if (pass === maxReadiesPerTurn) {
           this.#schedule();
@@ -831,12 +846,16 @@ export class RaftNode {
         }
         const ready = this.#core.ready();
         const syncing = this.#persist(ready);
+        // A leader replicates while it writes its own log (Raft thesis §10.2.1): its appends and
+        // heartbeats claim nothing about its own disk, and the commit they lead to is neither
+        // applied nor sent before this sync returns, because the next Ready waits for it.
+        const sentEarly = syncing !== undefined && this.#sendLeaderMessagesEarly(ready);
         if (syncing !== undefined && !(await this.#awaitSync(syncing, ready.entries.length))) {
           return;
         }
         // stop() may have run while the sync was in flight; a stopped node acknowledges nothing.
         if (!this.#running()) return;
-        this.#deliver(ready);
+        this.#deliver(ready, sentEarly);
         this.#core.advance(ready);
         this.#maybeSnapshot();
         this.#afterReady();
@@ -921,10 +940,26 @@ export class RaftNode {
     });
   }
 
+  /**
+   * Sends the Ready's messages before its sync when every one of them is a leader's replication
+   * message of the current term (AppendEntries, Heartbeat, InstallSnapshot, TimeoutNow). Anything
+   * else, such as a vote or an acknowledgement of entries, must wait until the disk has them.
+   */
+  #sendLeaderMessagesEarly(ready: Ready): boolean {
+    if (ready.messages.length === 0 || ready.snapshot !== undefined) return false;
+    const status = this.#core.status();
+    if (status.role !== 'leader') return false;
+    for (const message of ready.messages) {
+      if (message.term !== status.term || !leaderMessageTypes.has(message.type)) return false;
+    }
+    this.#transport.send(ready.messages);
+    return true;
+  }
+
   /** Steps 2-4: send, apply committed entries, answer reads. */
-  #deliver(ready: Ready): void {
+  #deliver(ready: Ready, sentEarly = false): void {
     if (ready.snapshot !== undefined) this.#installSnapshot(ready.snapshot);
-    if (ready.messages.length > 0) this.#transport.send(ready.messages);
+    if (ready.messages.length > 0 && !sentEarly) this.#transport.send(ready.messages);
     if (ready.membership !== undefined) this.#membershipChanged(ready.membership);
     for (const entry of ready.committedEntries) this.#applyEntry(entry);
     for (const read of ready.readStates) this.#queries.confirmed(read.context, read.index);
@@ -941,7 +976,10 @@ export class RaftNode {
 
   #installSnapshot(snapshot: Snapshot): void {
     if (snapshot.metadata.index <= this.#appliedIndex) return;
+    // A snapshot of our own still being serialized captured state that restore() replaces.
+    this.#cancelSnapshotJob();
     this.#registry.restore(snapshot.data);
+    this.#lastSnapshotBytes = snapshot.data.byteLength;
     this.#appliedIndex = snapshot.metadata.index;
     this.#appliedTerm = snapshot.metadata.term;
     this.#lastSnapshotIndex = snapshot.metadata.index;
@@ -950,23 +988,104 @@ export class RaftNode {
   }
 
   /**
-   * Takes a snapshot once a threshold is reached, then drops the log behind it except a tail of
-   * `snapshotKeepEntries`. Serialization is synchronous and blocks the event loop for as long as
-   * the state machines take to serialize; the thresholds keep that rare.
+   * Takes a snapshot once it is due (see `#snapshotDue`), then drops the log behind it except a
+   * tail of `snapshotKeepEntries`. The state is captured at the applied index at once; machines
+   * with `beginSnapshot` then serialize in slices of at most `snapshotSliceMs` on later turns
+   * while entries keep applying, so even a state of millions of keys never stalls heartbeats.
    */
   #maybeSnapshot(): void {
-    const policy = this.#snapshotPolicy;
-    const entries = this.#appliedIndex - this.#lastSnapshotIndex;
-    if (entries <= 0) return;
-    if (entries < policy.everyEntries && this.#bytesSinceSnapshot < policy.everyBytes) return;
+    this.#storeFinishedSnapshot();
+    if (this.#snapshotJob !== undefined || !this.#snapshotDue()) return;
     // The applied entry must still be in storage (it always is unless a snapshot replaced it).
     if (this.#storage.term(this.#appliedIndex) === undefined) return;
     if (this.#appliedIndex <= this.#storage.snapshot().metadata.index) return;
-    const snapshot = this.snapshot();
+    const capture = {
+      index: this.#appliedIndex,
+      term: this.#appliedTerm,
+      membership: this.#core.status().membership,
+    };
+    const job = this.#registry.beginSnapshot();
+    this.#lastSnapshotIndex = capture.index;
+    this.#bytesSinceSnapshot = 0;
+    const bytes = job.next();
+    if (bytes !== undefined) {
+      this.#storeSnapshot({ ...capture, data: bytes });
+      return;
+    }
+    this.#snapshotJob = { ...capture, job };
+    setImmediate(this.#stepSnapshot);
+  }
+
+  /**
+   * Due after `snapshotEveryEntries` entries or `snapshotEveryBytes` bytes of them, but not before
+   * the log since the last snapshot is `snapshotLogRatio` times that snapshot's size: a snapshot
+   * costs in proportion to the state, so a big state snapshots less often (amortized cost per
+   * write stays constant) while `snapshotEveryBytes` still bounds the log.
+   */
+  #snapshotDue(): boolean {
+    const policy = this.#snapshotPolicy;
+    const entries = this.#appliedIndex - this.#lastSnapshotIndex;
+    if (entries <= 0) return false;
+    if (this.#bytesSinceSnapshot >= policy.everyBytes) return true;
+    return (
+      entries >= policy.everyEntries &&
+      this.#bytesSinceSnapshot >= this.#lastSnapshotBytes * policy.logRatio
+    );
+  }
+
+  /** One slice of the snapshot in progress, then yields to the event loop. */
+  readonly #stepSnapshot = (): void => {
+    const running = this.#snapshotJob;
+    if (running === undefined) return;
+    if (!this.#running()) {
+      this.#cancelSnapshotJob();
+      return;
+    }
+    const deadline = performance.now() + this.#snapshotPolicy.sliceMs;
+    let bytes: Uint8Array | undefined;
+    try {
+      do bytes = running.job.next();
+      while (bytes === undefined && performance.now() < deadline);
+    } catch (error) {
+      this.#cancelSnapshotJob();
+      this.#fail(asRaftError(error));
+      return;
+    }
+    if (bytes === undefined) {
+      setImmediate(this.#stepSnapshot);
+      return;
+    }
+    this.#snapshotJob = undefined;
+    this.#finishedSnapshot = {
+      index: running.index,
+      term: running.term,
+      membership: running.membership,
+      data: bytes,
+    };
+    this.#schedule();
+  };
+
+  #cancelSnapshotJob(): void {
+    const running = this.#snapshotJob;
+    this.#snapshotJob = undefined;
+    running?.job.cancel();
+  }
+
+  /** Stores a snapshot finished in slices, unless a newer one (from the leader) replaced it. */
+  #storeFinishedSnapshot(): void {
+    const finished = this.#finishedSnapshot;
+    if (finished === undefined) return;
+    this.#finishedSnapshot = undefined;
+    if (finished.index <= this.#storage.snapshot().metadata.index) return;
+    if (this.#storage.term(finished.index) !== finished.term) return;
+    this.#storeSnapshot(finished);
+  }
+
+  #storeSnapshot(snapshot: RegistrySnapshot): void {
+    const policy = this.#snapshotPolicy;
     this.#storage.createSnapshot(snapshot);
     this.#snapshots += 1;
-    this.#lastSnapshotIndex = snapshot.index;
-    this.#bytesSinceSnapshot = 0;
+    this.#lastSnapshotBytes = snapshot.data.byteLength;
     const compactTo = snapshot.index - policy.keepEntries;
     if (compactTo >= this.#storage.firstIndex()) {
       this.#storage.compact(compactTo);

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { RaftError } from '../errors.js';
 import type { Entry } from '../messages.js';
-import type { StateMachine } from '../state-machine.js';
+import type { SnapshotJob, StateMachine } from '../state-machine.js';
 import type { CommandEnvelope, EnvelopeCodec } from './codec.js';
 import type { AppliedResult } from './results.js';
 import { SessionTable } from './sessions.js';
@@ -132,28 +132,44 @@ export class StateMachineRegistry {
    * big-endian header length, a UTF-8 JSON header, then each machine's bytes in header order.
    */
   snapshot(): Uint8Array {
-    const parts = [...this.#machines.values()].map((machine) => ({
-      name: machine.name,
-      bytes: machine.snapshot(),
-    }));
-    const header: SnapshotHeader = {
-      format: 2,
-      lastTimeMs: this.#lastTimeMs,
-      sessions: this.#sessions.list(),
-      machines: parts.map((part) => ({ name: part.name, length: part.bytes.byteLength })),
-    };
-    const headerBytes = new TextEncoder().encode(JSON.stringify(header));
-    const total =
-      4 + headerBytes.byteLength + parts.reduce((sum, p) => sum + p.bytes.byteLength, 0);
-    const out = new Uint8Array(total);
-    new DataView(out.buffer).setUint32(0, headerBytes.byteLength);
-    out.set(headerBytes, 4);
-    let offset = 4 + headerBytes.byteLength;
-    for (const part of parts) {
-      out.set(part.bytes, offset);
-      offset += part.bytes.byteLength;
+    const job = this.beginSnapshot();
+    for (;;) {
+      const bytes = job.next();
+      if (bytes !== undefined) return bytes;
     }
-    return out;
+  }
+
+  /**
+   * The same bytes as `snapshot()` at this moment, produced in slices: machines with
+   * `beginSnapshot` are serialized a slice per `next()` while entries keep applying; the others,
+   * the session table and the applied clock are captured now.
+   */
+  beginSnapshot(): SnapshotJob {
+    const lastTimeMs = this.#lastTimeMs;
+    const sessions = this.#sessions.list();
+    const parts = [...this.#machines.values()].map((machine) => {
+      const job = machine.beginSnapshot?.();
+      return { name: machine.name, job, bytes: job === undefined ? machine.snapshot() : undefined };
+    });
+    let current = 0;
+    return {
+      next: () => {
+        for (; current < parts.length; current++) {
+          const part = parts[current];
+          if (part === undefined || part.bytes !== undefined) continue;
+          const bytes = part.job?.next();
+          if (bytes === undefined) return undefined;
+          part.bytes = bytes;
+        }
+        return assembleSnapshot(
+          { format: 2, lastTimeMs, sessions, machines: [] },
+          parts.map((part) => ({ name: part.name, bytes: part.bytes ?? new Uint8Array() })),
+        );
+      },
+      cancel: () => {
+        for (const part of parts) if (part.bytes === undefined) part.job?.cancel();
+      },
+    };
   }
 
   /** Restores what `snapshot()` wrote. The set of machines must match this registry's exactly. */
@@ -196,6 +212,27 @@ const SnapshotHeaderSchema = z.object({
   machines: z.array(z.object({ name: z.string(), length: z.number().int().nonnegative() })),
 });
 type SnapshotHeader = z.infer<typeof SnapshotHeaderSchema>;
+
+function assembleSnapshot(
+  base: SnapshotHeader,
+  parts: readonly { name: string; bytes: Uint8Array }[],
+): Uint8Array {
+  const header: SnapshotHeader = {
+    ...base,
+    machines: parts.map((part) => ({ name: part.name, length: part.bytes.byteLength })),
+  };
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const total = 4 + headerBytes.byteLength + parts.reduce((sum, p) => sum + p.bytes.byteLength, 0);
+  const out = new Uint8Array(total);
+  new DataView(out.buffer).setUint32(0, headerBytes.byteLength);
+  out.set(headerBytes, 4);
+  let offset = 4 + headerBytes.byteLength;
+  for (const part of parts) {
+    out.set(part.bytes, offset);
+    offset += part.bytes.byteLength;
+  }
+  return out;
+}
 
 /** Splits snapshot bytes into a validated header and the machines' bytes. */
 function readSnapshot(bytes: Uint8Array): { header: SnapshotHeader; body: Uint8Array } {
