@@ -1,7 +1,7 @@
 // LockClient against an in-memory cluster stand-in (one lock state machine, its pushes and the
 // request query): the recovery paths a real network makes rare. Pushes lost in a reconnection,
 // a grant whose acquire answer never arrived, and pushes ahead of their answer.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LockClient, type ClusterConnection } from '@distsync/lock-manager';
 import { Driver } from './test-support.js';
 
@@ -10,6 +10,9 @@ class FakeCluster implements ClusterConnection {
   readonly driver = new Driver({ sessions: [] });
   readonly #handlers = new Map<string, Set<(payload: unknown) => void>>();
   dropPushes = false;
+  /** Keep-alives: answered after this delay (ms); `failKeepalives` makes them fail at once. */
+  keepaliveDelayMs = 0;
+  failKeepalives = false;
   /** The next acquire applies but its answer is lost (the caller sees a TIMEOUT). */
   loseNextAcquireAnswer = false;
   #sessions = 0;
@@ -32,6 +35,13 @@ class FakeCluster implements ClusterConnection {
         return Promise.resolve({ sessionId, ttlMs: request.ttlMs });
       }
       if (request.op === 'delete') this.driver.endSession(request.sessionId ?? '', 'deleted');
+      if (request.op === 'keepalive') {
+        if (this.failKeepalives) {
+          return Promise.reject(Object.assign(new Error('down'), { code: 'UNAVAILABLE' }));
+        }
+        const delayMs = this.keepaliveDelayMs;
+        return new Promise((resolve) => setTimeout(() => { resolve({}); }, delayMs));
+      }
       return Promise.resolve({});
     }
     const result = this.driver.apply(payload as Parameters<Driver['apply']>[0]);
@@ -72,6 +82,36 @@ function client(cluster: FakeCluster, options: { keepaliveIntervalMs?: number } 
   clients.push(created);
   return created;
 }
+
+describe('LockClient keep-alive', () => {
+  it('counts the TTL from when a keep-alive was sent, so a slow answer never extends the session', async () => {
+    // The cluster renewed the session somewhere between the send at 100 ms and the answer at
+    // 250 ms, so it may expire it at 100 + 300. Counting from the answer would believe in the
+    // session until 550 ms; the client must give it up by 400 ms.
+    vi.useFakeTimers();
+    try {
+      const cluster = new FakeCluster();
+      const locks = new LockClient({
+        connection: cluster,
+        answerSlackMs: 100,
+        keepaliveIntervalMs: 100,
+      });
+      const lost: number[] = [];
+      const start = performance.now();
+      locks.on('sessionLost', () => lost.push(performance.now() - start));
+      cluster.keepaliveDelayMs = 150;
+      await locks.acquire('L', { ttlMs: 300 });
+      await vi.advanceTimersByTimeAsync(120);
+      cluster.failKeepalives = true;
+      await vi.advanceTimersByTimeAsync(290);
+      expect(lost).toHaveLength(1);
+      expect(lost[0]).toBeLessThanOrEqual(400);
+      await locks.close().catch(() => undefined);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
 
 describe('LockClient recovery', () => {
   it('finds a grant whose push was lost on the next keep-alive', async () => {

@@ -459,6 +459,7 @@ export class LockClient {
   }
 
   async #createSession(ttlMs: number): Promise<SessionState> {
+    const sentMs = performance.now();
     const created = (await this.#options.connection.command('sessions', {
       op: 'create',
       ttlMs,
@@ -469,7 +470,7 @@ export class LockClient {
       handles: new Set(),
       pending: new Map(),
       early: new Map(),
-      lastKeepaliveMs: Date.now(),
+      lastKeepaliveMs: sentMs,
       lost: false,
       timer: undefined,
       unsubscribe: () => undefined,
@@ -522,19 +523,23 @@ export class LockClient {
   }
 
   async #keepalive(session: SessionState): Promise<void> {
+    // The cluster renewed the session at some moment between sending and the answer: count the
+    // TTL from the send, on the monotonic clock, so neither a slow answer nor a wall-clock step
+    // makes this client believe in a session the cluster has already expired.
+    const sentMs = performance.now();
     try {
       await this.#options.connection.command(
         'sessions',
         { op: 'keepalive', sessionId: session.sessionId },
         { timeoutMs: session.ttlMs },
       );
-      session.lastKeepaliveMs = Date.now();
+      session.lastKeepaliveMs = Math.max(session.lastKeepaliveMs, sentMs);
       await this.#recheckPending(session);
     } catch (error) {
       const code = codeOf(error);
       if (code === 'NOT_FOUND') this.#loseSession(session, 'expired');
       // Without a renewal for a whole TTL the cluster has expired the session: assume the worst.
-      else if (Date.now() - session.lastKeepaliveMs >= session.ttlMs)
+      else if (performance.now() - session.lastKeepaliveMs >= session.ttlMs)
         this.#loseSession(session, 'keepalive-failed');
     }
   }
