@@ -123,6 +123,33 @@ describe('runGrowthSystem', () => {
   });
 });
 
+describe('runGrowthSystem retries', () => {
+  it('notes batches that failed once and were retried', async () => {
+    const { subject } = fakeSubject();
+    let failed = false;
+    const flaky: GrowthSubject = {
+      ...subject,
+      load: (batch) => {
+        if (!failed && batch.from === 500) {
+          failed = true;
+          return Promise.reject(new Error('TIMEOUT'));
+        }
+        return subject.load(batch);
+      },
+    };
+    const result = await runGrowthSystem({
+      system,
+      launch: () => Promise.resolve(flaky),
+      plan: plan([1000]),
+      log: () => undefined,
+    });
+    expect(result.checkpoints[0]?.reached).toBe(true);
+    expect(result.notes).toEqual([
+      '1 failed batch attempt(s) retried on the way to 1000 held locks (first: TIMEOUT)',
+    ]);
+  });
+});
+
 describe('growth table, charts and notes for held locks', () => {
   const results: GrowthSystemResult[] = [
     {

@@ -133,11 +133,18 @@ export async function runGrowthSystem(input: {
       const reached = load.stoppedBy === 'done';
       const loadPerSecond = load.written / (Math.max(1, load.elapsedMs) / 1000);
       log(
-        `${system.name}: ${size} ${plan.unit} (${load.stoppedBy}), loaded at ${Math.round(loadPerSecond)}/s`,
+        `${system.name}: ${size} ${plan.unit} (${load.stoppedBy}), loaded at ${Math.round(loadPerSecond)}/s` +
+          (load.firstError === undefined ? '' : `; first load error: ${load.firstError}`),
       );
       if (load.stoppedBy === 'errors') {
         result.notes.push(
           `load stopped by errors at ${size} ${plan.unit} (checkpoint ${target}): ${load.firstError ?? '?'}`,
+        );
+      }
+      if (load.stoppedBy !== 'errors' && load.failedAttempts > 0) {
+        result.notes.push(
+          `${load.failedAttempts} failed batch attempt(s) retried on the way to ${target} ${plan.unit} ` +
+            `(first: ${load.firstError ?? '?'})`,
         );
       }
       if (load.stoppedBy === 'deadline') {

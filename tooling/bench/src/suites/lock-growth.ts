@@ -127,7 +127,9 @@ async function distsyncSubject(probe: ProbeContext): Promise<GrowthSubject> {
       requestTimeoutMs: 30_000,
     });
     connections.push(connection);
-    owners.push(new LockClient({ connection, ttlMs: LOCK_GROWTH_TTL_MS }));
+    // A try-lock is answered at once, but a busy cluster may take seconds to commit it: the
+    // client's default 2 s of slack would cancel it (TIMEOUT) while it is on its way.
+    owners.push(new LockClient({ connection, ttlMs: LOCK_GROWTH_TTL_MS, answerSlackMs: 30_000 }));
   }
   const isHeld = async (index: number): Promise<boolean> => {
     const answer = (await connections[0]!.query('lock', { op: 'get', name: heldName(index) })) as {
@@ -139,11 +141,16 @@ async function distsyncSubject(probe: ProbeContext): Promise<GrowthSubject> {
     pids: () => cluster.pids(),
     load: async ({ from, to }) => {
       await Promise.all(
-        Array.from({ length: to - from }, (_, offset) =>
-          owners[(from + offset) % owners.length]!.acquire(heldName(from + offset), {
-            timeoutMs: 0,
-          }),
-        ),
+        Array.from({ length: to - from }, async (_, offset) => {
+          try {
+            await owners[(from + offset) % owners.length]!.acquire(heldName(from + offset), {
+              timeoutMs: 0,
+            });
+          } catch (error) {
+            // A retried batch: the locks its first try got are held by this owner already.
+            if ((error as { code?: unknown }).code !== 'ALREADY_HELD') throw error;
+          }
+        }),
       );
     },
     probe: (size) => probeCycles(distsyncWsPath(cluster), { ...probe, size }),

@@ -19,6 +19,7 @@ import {
 } from '../harness/growth-run.js';
 import { HttpClients } from '../harness/http.js';
 import { runClosedLoop, type ClosedLoopResult } from '../harness/load.js';
+import { processRssKiB } from '../harness/rss.js';
 import { formatMachineFacts, machineFacts } from '../harness/machine.js';
 import {
   publishDirOf,
@@ -91,7 +92,10 @@ export async function probeQueue(
   return { send, receive };
 }
 
-/** The pids of the running RabbitMQ broker's Erlang VM (beam.smp started for rabbit). */
+/**
+ * The running RabbitMQ broker's Erlang VM: of the beam.smp processes started for rabbit, the
+ * largest (a rabbitmqctl someone runs is a small beam.smp of its own); none when there is none.
+ */
 export function rabbitmqBrokerPids(): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
@@ -105,7 +109,10 @@ export function rabbitmqBrokerPids(): number[] {
       // Gone while scanning, or not ours to read.
     }
   }
-  return pids;
+  const largest = pids
+    .map((pid) => ({ pid, rss: processRssKiB(pid) ?? 0 }))
+    .sort((a, b) => b.rss - a.rss)[0];
+  return largest === undefined ? [] : [largest.pid];
 }
 
 interface QueueGrowthSystem {
@@ -155,7 +162,7 @@ const QUEUE_GROWTH_SYSTEMS: readonly QueueGrowthSystem[] = [
   {
     ...fromQueueSystem(
       distsyncBuiltQueueSystem,
-      'distsync three nodes (apps/node from source through tsx, FileStorage with fdatasync before ' +
+      'distsync three nodes (apps/node/dist/cli.js, FileStorage with fdatasync before ' +
         'acknowledging), @distsync/queue QueueClient over transport-ws, one connection per node; the ' +
         'queue is created with maxLength above the target (the default is 100,000); load: sendBatch of 100 (one command); ' +
         'probe: send, receive({ max: 1 }) + ack',
