@@ -388,6 +388,8 @@ export async function runLockGrowthSuite(options: {
       'each system through its own lock client (distsync LockClient over WebSocket, etcd v3 lock service over its ' +
         'HTTP/JSON gateway, Redlock over ioredis): the ratios compare systems, client paths included',
       'Redis is one unreplicated node: its RSS is one copy of the locks, ours and etcd hold three (one per node, each row is per node)',
+      // A build older than the sources measures other code than the commit line says.
+      ...(distsyncSystem.unavailable() === undefined ? (distsyncSystem.warnings?.() ?? []) : []),
     ],
     rows,
     columns: results.map((result) => ({ name: result.name, kind: result.kind })),

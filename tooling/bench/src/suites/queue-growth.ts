@@ -267,6 +267,10 @@ export async function runQueueGrowthSuite(options: {
         (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
       "replication differs: distsync and nats-r3 keep three copies (rows are per node), BullMQ's " +
         'Redis and the RabbitMQ quorum queue on the running broker one',
+      // A build older than the sources measures other code than the commit line says.
+      ...(distsyncKvSystem.unavailable() === undefined
+        ? (distsyncKvSystem.warnings?.() ?? [])
+        : []),
     ],
     rows,
     columns: results.map((result) => ({ name: result.name, kind: result.kind })),
