@@ -62,7 +62,7 @@ describe('kv state machine', () => {
 
   it('snapshots in slices while writes go on, restores that, reads the old array format, and rejects garbage', () => {
     const kv = createKvStateMachine({ maxKeys: 10_000 });
-    for (let i = 0; i < 5000; i += 1)
+    for (let i = 0; i < 2500; i += 1)
       kv.apply({ op: 'put', key: `k${i}`, value: i }, context(i + 1));
     const expected = kv.snapshot();
     const job = kv.beginSnapshot!();
@@ -70,14 +70,14 @@ describe('kv state machine', () => {
     for (let step = 0; bytes === undefined; step += 1) {
       // Overwrite, delete and add between slices: none of it may leak into the snapshot.
       kv.apply({ op: 'put', key: `k${step}`, value: 'later' }, context(6000 + step * 3));
-      kv.apply({ op: 'delete', key: `k${4999 - step}` }, context(6001 + step * 3));
+      kv.apply({ op: 'delete', key: `k${2499 - step}` }, context(6001 + step * 3));
       kv.apply({ op: 'put', key: `new${step}`, value: step }, context(6002 + step * 3));
       bytes = job.next();
     }
     expect(bytes).toEqual(expected);
     const restored = createKvStateMachine({ maxKeys: 10_000 });
     restored.restore(bytes);
-    expect(restored.size()).toBe(5000);
+    expect(restored.size()).toBe(2500);
     expect(restored.query({ op: 'get', key: 'k0' })).toEqual({
       ok: true,
       value: { value: 0, version: 1 },
@@ -90,11 +90,10 @@ describe('kv state machine', () => {
       value: { value: 1, version: 4 },
     });
     const encode = (text: string) => new TextEncoder().encode(text);
-    expect(() => legacy.restore(encode('{"format":"other"}\n'))).toThrow(
+    expect(() => { legacy.restore(encode('{"format":"other"}\n')); }).toThrow(
       /BAD_SNAPSHOT|unknown header/,
     );
-    expect(() =>
-      legacy.restore(encode('{"format":"kv-lines","version":1}\n["k",{"value":1}]\n')),
+    expect(() => { legacy.restore(encode('{"format":"kv-lines","version":1}\n["k",{"value":1}]\n')); },
     ).toThrow(/line 2 is not a \[key, \{value, version\}\] row/);
   });
 
@@ -110,6 +109,40 @@ describe('kv state machine', () => {
 });
 
 describe('sessions state machine', () => {
+  it('gives every session a full TTL from the first command of a new term (a new leader may run ahead)', () => {
+    const term = (index: number, timeMs: number, t: number): ApplyContext => ({
+      index,
+      term: t,
+      timeMs,
+      clientId: undefined,
+    });
+    const sessions = createSessionsStateMachine({ maxSessions: 10 });
+    sessions.apply({ op: 'create', ttlMs: 1000 }, term(2, 10_000, 1));
+    expect(sessions.nextDeadline?.()).toBe(11_000);
+    // Term 2's leader stamps 2 s ahead: its first expire would have ended s2 at once.
+    const copy = createSessionsStateMachine({ maxSessions: 10 });
+    expect(sessions.apply({ op: 'expire', nowMs: 12_500 }, term(5, 12_500, 2))).toEqual({
+      ok: true,
+      value: { expired: 0 },
+    });
+    expect(sessions.isLive('s2')).toBe(true);
+    expect(sessions.nextDeadline?.()).toBe(13_500);
+    // The snapshot keeps the term, so a restored replica does not renew again in term 2.
+    copy.restore(sessions.snapshot());
+    for (const machine of [sessions, copy]) {
+      expect(machine.apply({ op: 'expire', nowMs: 13_500 }, term(6, 13_500, 2))).toEqual({
+        ok: true,
+        value: { expired: 1 },
+      });
+    }
+    // A snapshot from before the term was kept (a bare array) still restores.
+    const legacy = createSessionsStateMachine({ maxSessions: 10 });
+    legacy.restore(
+      new TextEncoder().encode(JSON.stringify([['s9', { ttlMs: 100, expiresAtMs: 50 }]])),
+    );
+    expect(legacy.isLive('s9')).toBe(true);
+  });
+
   it('expires a session through the timer command once its deadline passes', () => {
     const ended: string[] = [];
     const sessions = createSessionsStateMachine({ maxSessions: 10 });

@@ -30,6 +30,8 @@ export const DEFAULT_SESSION_TTL_MS = 10_000;
 export const DEFAULT_ACQUIRE_TIMEOUT_MS = 10_000;
 /** How much longer than a wait the client gives the cluster to answer before it cancels. */
 export const DEFAULT_ANSWER_SLACK_MS = 2000;
+/** The clock drift the client allows for between itself and the cluster's leader (1%). */
+export const DEFAULT_CLOCK_DRIFT_MAX = 0.01;
 
 export interface LockClientOptions {
   readonly connection: ClusterConnection;
@@ -41,6 +43,12 @@ export interface LockClientOptions {
   readonly defaultTimeoutMs?: number;
   /** Extra time for answers beyond a wait before the client cancels it. Default 2 s. */
   readonly answerSlackMs?: number;
+  /**
+   * How much faster than this client's clock the leader's may run (a fraction, in [0, 0.5)):
+   * the session counts as lost once TTL × (1 − clockDriftMax) passed since the last keep-alive
+   * the cluster acknowledged was sent, never later than the cluster can expire it. Default 0.01.
+   */
+  readonly clockDriftMax?: number;
 }
 
 export interface AcquireOptions {
@@ -220,11 +228,18 @@ export class LockClient {
       keepaliveIntervalMs: options.keepaliveIntervalMs,
       defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_ACQUIRE_TIMEOUT_MS,
       answerSlackMs: options.answerSlackMs ?? DEFAULT_ANSWER_SLACK_MS,
+      clockDriftMax: options.clockDriftMax ?? DEFAULT_CLOCK_DRIFT_MAX,
     };
     for (const [key, value] of Object.entries(this.#options)) {
       if (typeof value === 'number' && (!Number.isFinite(value) || value < 0)) {
         throw new LockError('BAD_REQUEST', `${key} must be a non-negative number (got ${value})`);
       }
+    }
+    if (this.#options.clockDriftMax >= 0.5) {
+      throw new LockError(
+        'BAD_REQUEST',
+        `clockDriftMax must be below 0.5 (got ${this.#options.clockDriftMax})`,
+      );
     }
   }
 
@@ -539,7 +554,10 @@ export class LockClient {
       const code = codeOf(error);
       if (code === 'NOT_FOUND') this.#loseSession(session, 'expired');
       // Without a renewal for a whole TTL the cluster has expired the session: assume the worst.
-      else if (performance.now() - session.lastKeepaliveMs >= session.ttlMs)
+      else if (
+        performance.now() - session.lastKeepaliveMs >=
+        session.ttlMs * (1 - this.#options.clockDriftMax)
+      )
         this.#loseSession(session, 'keepalive-failed');
     }
   }

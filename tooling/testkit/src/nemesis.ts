@@ -50,7 +50,11 @@ export function needsFaultInjection(kinds: readonly NemesisKind[]): boolean {
 /** The default bound of clock offsets, in ms either way. */
 export const CLOCK_OFFSET_MS_MAX_DEFAULT = 2000;
 /** The default bound of clock rate deviations: rates in [0.8, 1.2]. */
-export const CLOCK_RATE_DEVIATION_MAX_DEFAULT = 0.2;
+/**
+ * Clock rates drawn in 1 ± this. The default is the drift bound distsync's leases assume (1%,
+ * far beyond a real oscillator's 0.01%); larger deviations explore outside the fault model.
+ */
+export const CLOCK_RATE_DEVIATION_MAX_DEFAULT = 0.01;
 
 /** `kill,partition-one` -> the kinds; throws BAD_OPTION naming an unknown one. */
 export function parseNemeses(text: string): NemesisKind[] {
@@ -208,12 +212,19 @@ async function setOn(
 
 type Recorder = (description: string, nodes: readonly number[]) => FaultRecord;
 
-/** clock-offset: wall-clock steps of up to ±max on some nodes; clock-skew: rates 1 ± max. */
+/**
+ * clock-offset: clocks up to ±max away from real time on some followers; clock-skew: rates
+ * 1 ± max on some nodes. A node stamps entries from the monotonic clock since its start, so a
+ * running leader's clock cannot step (only a restart or a rate can move it): offsets are set
+ * and cleared only on nodes that do not lead at that moment, and a follower given an offset
+ * that is elected later leads with it (a new leader's clock ahead of the old one's).
+ */
 async function startClockFault(
   context: Context,
   input: { kind: 'clock-offset' | 'clock-skew'; record: Recorder },
 ): Promise<Active | undefined> {
-  const nodes = someNodes(context);
+  const leader = input.kind === 'clock-offset' ? await context.cluster.leader() : undefined;
+  const nodes = someNodes(context).filter((index) => index !== leader);
   if (nodes.length === 0) return undefined;
   const max = context.clockOffsetMsMax ?? CLOCK_OFFSET_MS_MAX_DEFAULT;
   const targets = nodes.map((index) => {
@@ -231,7 +242,33 @@ async function startClockFault(
   const what = input.kind === 'clock-offset' ? 'clock offset' : 'clock rate';
   return {
     record: input.record(`${what} ${parts.join(', ')}`, nodes),
-    heal: resetFaults(context, nodes),
+    heal:
+      input.kind === 'clock-offset'
+        ? async () => {
+            const leaderNow = await context.cluster.leader();
+            const kept = nodes.filter((index) => index === leaderNow);
+            if (kept.length > 0) {
+              context.log(
+                `clock offset kept on ${names(context.cluster, kept).join('')}: it leads now, and a leader's clock cannot step`,
+              );
+            }
+            await resetFaults(
+              context,
+              nodes.filter((index) => index !== leaderNow),
+            )();
+          }
+        : async () => {
+            // Back to the real rate without a step: a drifted clock is slewed, never jumped.
+            for (const index of nodes) {
+              await context.cluster
+                .setFaults(index, { clock: { rate: 1 } })
+                .catch((error: unknown) => {
+                  context.log(
+                    `rate reset failed: ${error instanceof Error ? error.message : String(error)}`,
+                  );
+                });
+            }
+          },
   };
 }
 

@@ -2,8 +2,10 @@
 // reads time through an injected clock reads this one: the RaftNode scheduler (tick timer,
 // leader-stamped entry times that drive lock leases, session TTLs and queue visibility timeouts,
 // request deadlines), the cache's NodeCache scheduler (read leases, on the monotonic clock) and
-// the queue service's stats time. A test shifts it by an offset (a wall-clock step, as an NTP
-// step would make) and/or runs it at a rate (a drifting oscillator): `rate` 1.01 runs 1% fast.
+// the queue service's stats time. A test shifts it by an offset (this node's clock away from the
+// others'; raft's real scheduler reads the monotonic clock, so a running node never sees an NTP
+// step: the testkit changes offsets only on followers) and/or runs it at a rate (a drifting
+// oscillator): `rate` 1.01 runs 1% fast.
 // An offset moves only the wall clock; the monotonic clock only sees the rate, as
 // `performance.now()` ignores clock steps on a real machine.
 import type { Scheduler } from '@distsync/raft';

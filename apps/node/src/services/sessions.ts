@@ -32,6 +32,13 @@ export const SessionQuerySchema = z.discriminatedUnion('op', [
 ]);
 export type SessionQuery = z.infer<typeof SessionQuerySchema>;
 
+const SessionsSnapshotSchema = z.strictObject({
+  term: z.number().int().nonnegative(),
+  sessions: z.array(
+    z.tuple([z.string(), z.object({ ttlMs: z.number(), expiresAtMs: z.number() })]),
+  ),
+});
+
 interface SessionRecord {
   readonly ttlMs: number;
   readonly expiresAtMs: number;
@@ -66,6 +73,8 @@ export interface SessionsStateMachine extends StateMachine<
 
 export function createSessionsStateMachine(options: SessionsOptions): SessionsStateMachine {
   let sessions = new Map<string, SessionRecord>();
+  /** The term of the last entry applied here: a larger one means a new leader (and clock). */
+  let term = 0;
   let expired = 0;
   const listeners = new Set<SessionEndedListener>();
 
@@ -75,7 +84,24 @@ export function createSessionsStateMachine(options: SessionsOptions): SessionsSt
     for (const listener of listeners) listener(sessionId, reason, context);
   }
 
+  /**
+   * Deadlines are the stamps of the leader that renewed a session plus its TTL, but a new leader
+   * stamps with its own clock, which may run ahead of the old one's. As etcd does with its leases
+   * on promotion, the first command of a new term gives every session at least a full TTL from
+   * the new leader's time, so no leader's clock offset can expire a session early (the price: a
+   * dead client's session may outlive its TTL by one TTL across a leader change).
+   */
+  function renewOnNewTerm(context: ApplyContext): void {
+    if (context.term <= term) return;
+    term = context.term;
+    for (const [sessionId, record] of sessions) {
+      const floor = context.timeMs + record.ttlMs;
+      if (record.expiresAtMs < floor) sessions.set(sessionId, { ...record, expiresAtMs: floor });
+    }
+  }
+
   function apply(command: SessionCommand, context: ApplyContext): ServiceResult {
+    renewOnNewTerm(context);
     switch (command.op) {
       case 'create': {
         if (sessions.size >= options.maxSessions) {
@@ -153,12 +179,16 @@ export function createSessionsStateMachine(options: SessionsOptions): SessionsSt
         listeners.delete(listener);
       };
     },
-    snapshot: () => encodeJson([...sessions.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
+    snapshot: () =>
+      encodeJson({ term, sessions: [...sessions.entries()].sort(([a], [b]) => (a < b ? -1 : 1)) }),
     restore: (bytes) => {
-      const entries = z
-        .array(z.tuple([z.string(), z.object({ ttlMs: z.number(), expiresAtMs: z.number() })]))
-        .parse(decodeJson(bytes));
-      sessions = new Map(entries);
+      const raw = decodeJson(bytes);
+      // Snapshots before the term was kept were the bare array of sessions.
+      const parsed = SessionsSnapshotSchema.parse(
+        Array.isArray(raw) ? { term: 0, sessions: raw } : raw,
+      );
+      term = parsed.term;
+      sessions = new Map(parsed.sessions);
     },
   };
 }

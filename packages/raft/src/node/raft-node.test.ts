@@ -1,8 +1,8 @@
 // RaftNode end to end: three in-process nodes over the in-memory network, real timers with a
 // 10 ms tick. Every wait is on an event or a promise, never on a sleep.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { MemoryStorage, RaftNode, seededRandom } from '@distsync/raft';
+import { MemoryStorage, RaftNode, realScheduler, seededRandom } from '@distsync/raft';
 import type { ApplyContext, LogStorage, RoleState, StateMachine } from '@distsync/raft';
 import { createMemoryCluster, createMemoryNetwork } from '@distsync/raft/testing';
 import type { MemoryCluster } from '@distsync/raft/testing';
@@ -841,5 +841,20 @@ describe('RaftNode registry snapshots and options', () => {
     }).toThrow(expect.objectContaining({ code: 'INVALID_STATE' }));
     await node.stop();
     expect(await node.query('counter', { op: 'get' })).toMatchObject({ code: 'STOPPED' });
+  });
+});
+
+describe('realScheduler', () => {
+  it('reads epoch time that a wall-clock step does not move', () => {
+    const before = realScheduler.nowMs();
+    expect(Math.abs(before - Date.now())).toBeLessThan(60_000);
+    const spy = vi.spyOn(Date, 'now').mockReturnValue(Date.now() + 3_600_000);
+    try {
+      const after = realScheduler.nowMs();
+      expect(after).toBeGreaterThanOrEqual(before);
+      expect(after - before).toBeLessThan(60_000);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -3,7 +3,10 @@
 
 /** A clock and a repeating timer; `setInterval` returns a function that cancels the timer. */
 export interface Scheduler {
-  /** Wall-clock milliseconds; stamped on entries by the leader (made monotonic on apply). */
+  /**
+   * Epoch milliseconds that never step while the process runs (the real one reads the monotonic
+   * clock from the wall-clock time at start); stamped on entries by the leader.
+   */
   nowMs(): number;
   setInterval(callback: () => void, intervalMs: number): () => void;
 }
@@ -13,7 +16,9 @@ export interface Scheduler {
  * unreferenced tick would let a process exit while a command still waits for an election.
  */
 export const realScheduler: Scheduler = {
-  nowMs: () => Date.now(),
+  // Wall-clock time at process start plus the monotonic clock since: an NTP step or an operator's
+  // `date -s` cannot move a running leader's stamps (which time leases), only a restart can.
+  nowMs: () => performance.timeOrigin + performance.now(),
   setInterval: (callback, intervalMs) => {
     const handle = setInterval(callback, intervalMs);
     return () => {

@@ -44,9 +44,20 @@ export interface LockWorkloadOptions {
   readonly unfenced?: boolean;
 }
 
+/**
+ * The drift bound the lock service's leases assume (as the LockClient's `clockDriftMax`): a
+ * leader whose clock runs at most 1% fast expires a session no sooner than TTL × 0.99 after the
+ * keep-alive was sent, so that is how long a client may count on it.
+ */
+export const LOCK_LEASE_DRIFT_MAX = 0.01;
+
+function leaseMs(ttlMs: number): number {
+  return ttlMs * (1 - LOCK_LEASE_DRIFT_MAX);
+}
+
 interface Session {
   id: string;
-  /** Until when the client knows its session is alive (keepalive call + TTL). */
+  /** Until when the client knows its session is alive (keepalive call + TTL less drift). */
   validUntilMs: number;
 }
 
@@ -111,7 +122,7 @@ export class LockWorkload implements Workload {
       const status = outcomeOf(kept);
       this.#other.push({ f: 'keepalive', status });
       if (status === 'ok')
-        return { id: current.id, validUntilMs: callMs + this.#options.sessionTtlMs };
+        return { id: current.id, validUntilMs: callMs + leaseMs(this.#options.sessionTtlMs) };
       if (status === 'unknown') return undefined;
     }
     const callMs = context.now();
@@ -125,7 +136,7 @@ export class LockWorkload implements Workload {
     if (created.kind !== 'answer' || status !== 'ok') return undefined;
     const id = (created.body as { sessionId?: unknown }).sessionId;
     return typeof id === 'string'
-      ? { id, validUntilMs: callMs + this.#options.sessionTtlMs }
+      ? { id, validUntilMs: callMs + leaseMs(this.#options.sessionTtlMs) }
       : undefined;
   }
 
