@@ -90,11 +90,12 @@ describe('kv state machine', () => {
       value: { value: 1, version: 4 },
     });
     const encode = (text: string) => new TextEncoder().encode(text);
-    expect(() => { legacy.restore(encode('{"format":"other"}\n')); }).toThrow(
-      /BAD_SNAPSHOT|unknown header/,
-    );
-    expect(() => { legacy.restore(encode('{"format":"kv-lines","version":1}\n["k",{"value":1}]\n')); },
-    ).toThrow(/line 2 is not a \[key, \{value, version\}\] row/);
+    expect(() => {
+      legacy.restore(encode('{"format":"other"}\n'));
+    }).toThrow(/BAD_SNAPSHOT|unknown header/);
+    expect(() => {
+      legacy.restore(encode('{"format":"kv-lines","version":1}\n["k",{"value":1}]\n'));
+    }).toThrow(/line 2 is not a \[key, \{value, version\}\] row/);
   });
 
   it('refuses a new key beyond maxKeys but still updates existing ones', () => {
