@@ -40,7 +40,9 @@ describe('loadConfig', () => {
       dataDir: join('.distsync', 'n1'),
       clusterId: 'distsync',
       peers: { n2: 'ws://127.0.0.1:7402', n3: 'ws://h3:7403' },
+      maxLocks: 100_000,
     });
+    expect(loadConfig({ flags: { id: 'n1', maxLocks: '250000' } }).maxLocks).toBe(250_000);
   });
 
   it('names the field, the flag and the variable in every error', () => {
@@ -55,6 +57,9 @@ describe('loadConfig', () => {
     expect(
       errorOf(() => loadConfig({ flags: { id: 'n1', peers: 'n2=127.0.0.1:1' } })).message,
     ).toMatch(/^secret: required when peers are configured/);
+    expect(
+      errorOf(() => loadConfig({ env: { DISTSYNC_ID: 'n1', DISTSYNC_MAX_LOCKS: '0' } })).field,
+    ).toBe('maxLocks');
     expect(errorOf(() => loadConfig({ flags: { id: 'n1', unknownKey: 1 } })).message).toMatch(
       /unknownKey|Unrecognized/,
     );

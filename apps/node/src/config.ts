@@ -78,6 +78,7 @@ export const ConfigSchema = z
     snapshotEveryEntries: integer(1, 100_000_000).default(10_000),
     maxKeys: integer(1, 100_000_000).default(1_000_000),
     maxSessions: integer(1, 10_000_000).default(100_000),
+    maxLocks: integer(1, 100_000_000).default(100_000),
     cacheMaxEntries: integer(1, 100_000_000).default(10_000),
     cacheMaxBytes: integer(1024, 1_099_511_627_776).default(64 * 1024 * 1024),
     redisUrl: z
@@ -156,6 +157,7 @@ export const CONFIG_KEYS: readonly (keyof ParsedConfig)[] = [
   'snapshotEveryEntries',
   'maxKeys',
   'maxSessions',
+  'maxLocks',
   'cacheMaxEntries',
   'cacheMaxBytes',
   'redisUrl',

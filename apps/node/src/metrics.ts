@@ -23,6 +23,8 @@ export class NodeMetrics {
   readonly #proposalSeconds: Histogram<'service' | 'kind'>;
   readonly #fsyncSeconds: Histogram;
   readonly #leaderChanges: Counter;
+  readonly #snapshots: Counter<'kind'>;
+  readonly #snapshotSeconds: Histogram<'kind'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -50,6 +52,24 @@ export class NodeMetrics {
       help: 'Times the leader this node knows changed',
       registers: [this.registry],
     });
+    this.#snapshots = new Counter({
+      name: 'distsync_raft_snapshots_total',
+      help: 'Snapshots this node took of its state (kind="taken") or installed from its leader (kind="installed")',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    this.#snapshotSeconds = new Histogram({
+      name: 'distsync_raft_snapshot_duration_seconds',
+      help: 'Taken: capture to stored, in slices while the node goes on; installed: how long the restore blocked the node',
+      labelNames: ['kind'],
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+  }
+
+  observeSnapshot(kind: 'taken' | 'installed', seconds: number): void {
+    this.#snapshots.inc({ kind });
+    this.#snapshotSeconds.observe({ kind }, seconds);
   }
 
   observeOperation(input: {

@@ -66,7 +66,11 @@ export function defaultServices(config: NodeConfig): ServiceDefinition[] {
   return [
     kvService({ maxKeys: config.maxKeys }),
     sessions,
-    lockService({ sessions: sessions.directory, waitTimeoutMsMax: config.requestTimeoutMs }),
+    lockService({
+      sessions: sessions.directory,
+      waitTimeoutMsMax: config.requestTimeoutMs,
+      limits: { maxLocks: config.maxLocks },
+    }),
     queueService({ sessions: sessions.directory }),
     cacheService({
       sessions: sessions.directory,
@@ -381,6 +385,13 @@ function watchNode(input: {
   let leader: string | null = null;
   node.on('sync', (event) => {
     metrics.observeSync(event.durationMs / 1000);
+  });
+  node.on('snapshot', (event) => {
+    metrics.observeSnapshot(event.kind, event.durationMs / 1000);
+    logger.info(
+      { index: event.index, bytes: event.bytes, durationMs: Math.round(event.durationMs) },
+      event.kind === 'taken' ? 'snapshot taken' : 'snapshot installed from the leader',
+    );
   });
   node.on('role', (role) => {
     const next = role.type === 'leader' ? node.id : role.type === 'follower' ? role.leaderId : null;

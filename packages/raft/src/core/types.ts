@@ -110,6 +110,17 @@ export interface LogStorage extends Storage {
    * the latest snapshot); the log is unchanged until `compact`. Durable after the next `sync()`.
    */
   createSnapshot(snapshot: { index: number; data: Uint8Array; membership?: Membership }): Snapshot;
+  /**
+   * Optional: makes a snapshot's bytes durable before `createSnapshot` records it, outside the
+   * log's group commit, so writing a snapshot of hundreds of megabytes never holds up the fsyncs
+   * of new entries. `createSnapshot` with the same index and term then only records it.
+   */
+  prepareSnapshot?(snapshot: {
+    index: number;
+    term: number;
+    data: Uint8Array;
+    membership: Membership;
+  }): Promise<void>;
   /** Drops entries up to and including `index` after a snapshot covering it was saved. */
   compact(index: number): void;
   /** Resolves once everything written so far is durable. A rejection is fatal for the node. */

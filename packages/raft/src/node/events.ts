@@ -24,7 +24,7 @@ export interface RaftNodeEventMap {
   fatal: RaftError;
   /** After every storage sync (for fsync latency metrics). */
   sync: SyncEvent;
-  /** After this node took a snapshot of its state machines (at `index`, `bytes` long). */
+  /** After this node took a snapshot of its state machines or installed its leader's. */
   snapshot: SnapshotEvent;
   /** When the disk fills up (`no-space`) and when the node goes on again (`ok`). */
   storage: StorageState;
@@ -37,8 +37,15 @@ export type StorageState =
   | { readonly type: 'failed'; readonly message: string };
 
 export interface SnapshotEvent {
+  /** `taken`: this node stored a snapshot of its own; `installed`: it restored the leader's. */
+  readonly kind: 'taken' | 'installed';
   readonly index: number;
   readonly bytes: number;
+  /**
+   * Taken: from capturing the state to storing the bytes (slices included, while the node went
+   * on). Installed: how long restoring blocked the node.
+   */
+  readonly durationMs: number;
 }
 
 type Listener<T> = (value: T) => void;

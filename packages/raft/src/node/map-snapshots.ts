@@ -75,15 +75,16 @@ export class MapSnapshots<K, V> {
     if (this.#options.prefix !== undefined) chunks.push(this.#options.prefix);
     let position = 0;
     let done = false;
-    const finish = (): Uint8Array => {
-      done = true;
-      this.#saved.delete(saved);
-      if (this.#options.suffix !== undefined) chunks.push(this.#options.suffix);
-      return concat(chunks);
-    };
+    // After the last row the chunks are joined, a few megabytes per `next()` as well.
+    let joining: ConcatJob | undefined;
     return {
       next: () => {
         if (done) throw new Error('MapSnapshots: next() after the job finished or was cancelled');
+        if (joining !== undefined) {
+          const bytes = joining.next();
+          if (bytes !== undefined) done = true;
+          return bytes;
+        }
         const end = Math.min(keys.length, position + sliceRows);
         const rows: (readonly [K, V])[] = [];
         for (; position < end; position++) {
@@ -97,7 +98,14 @@ export class MapSnapshots<K, V> {
           }
         }
         if (rows.length > 0) chunks.push(this.#options.encodeRows(rows));
-        return position < keys.length ? undefined : finish();
+        if (position < keys.length) return undefined;
+        // Every row is out: the captured values are no longer needed.
+        this.#saved.delete(saved);
+        if (this.#options.suffix !== undefined) chunks.push(this.#options.suffix);
+        joining = new ConcatJob(chunks);
+        const bytes = joining.next();
+        if (bytes !== undefined) done = true;
+        return bytes;
       },
       cancel: () => {
         done = true;
@@ -107,13 +115,49 @@ export class MapSnapshots<K, V> {
   }
 }
 
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const total = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
+/** Bytes one `ConcatJob.next()` copies: a few milliseconds, page faults included. */
+const CONCAT_SLICE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Joins chunks into one buffer a slice per `next()`, so a snapshot of hundreds of megabytes is
+ * never copied (and its pages faulted in) in one event-loop turn. `prefix` bytes are left free
+ * at the start for the caller.
+ */
+export class ConcatJob {
+  readonly #chunks: readonly Uint8Array[];
+  readonly #out: Uint8Array;
+  #chunk = 0;
+  #offsetInChunk = 0;
+  #written: number;
+
+  constructor(chunks: readonly Uint8Array[], prefix = 0) {
+    this.#chunks = chunks;
+    const total = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
+    this.#out = new Uint8Array(prefix + total);
+    this.#written = prefix;
   }
-  return out;
+
+  /** The output buffer (its prefix is the caller's to fill). */
+  get output(): Uint8Array {
+    return this.#out;
+  }
+
+  /** Copies the next slice; the whole buffer once everything is copied, else undefined. */
+  next(): Uint8Array | undefined {
+    let budget = CONCAT_SLICE_BYTES;
+    while (this.#chunk < this.#chunks.length && budget > 0) {
+      const chunk = this.#chunks[this.#chunk];
+      if (chunk === undefined) break;
+      const take = Math.min(budget, chunk.byteLength - this.#offsetInChunk);
+      this.#out.set(chunk.subarray(this.#offsetInChunk, this.#offsetInChunk + take), this.#written);
+      this.#written += take;
+      this.#offsetInChunk += take;
+      budget -= take;
+      if (this.#offsetInChunk === chunk.byteLength) {
+        this.#chunk += 1;
+        this.#offsetInChunk = 0;
+      }
+    }
+    return this.#chunk < this.#chunks.length ? undefined : this.#out;
+  }
 }

@@ -73,7 +73,7 @@ export interface RaftNodeOptions {
   readonly snapshotEveryBytes?: number;
   /**
    * Entries kept in the log behind each snapshot, so a follower that is a little behind catches
-   * up from the log instead of receiving a whole snapshot. 0 keeps none. Default 1000.
+   * up from the log instead of receiving a whole snapshot. 0 keeps none. Default 5000 (as etcd).
    */
   readonly snapshotKeepEntries?: number;
   /**
@@ -100,7 +100,7 @@ export interface SnapshotPolicy {
 
 export const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 10_000;
 export const DEFAULT_SNAPSHOT_EVERY_BYTES: number = 64 * 1024 * 1024;
-export const DEFAULT_SNAPSHOT_KEEP_ENTRIES = 1000;
+export const DEFAULT_SNAPSHOT_KEEP_ENTRIES = 5000;
 export const DEFAULT_SNAPSHOT_LOG_RATIO = 0.5;
 export const DEFAULT_SNAPSHOT_SLICE_MS = 10;
 

@@ -200,8 +200,9 @@ export class RaftNode {
   #lastSnapshotBytes = 0;
   /** A snapshot being serialized in slices, and one finished but not yet stored. */
   #snapshotJob:
-    { index: number; term: number; membership: Membership; job: SnapshotJob } | undefined;
-  #finishedSnapshot: RegistrySnapshot | undefined;
+    | { index: number; term: number; membership: Membership; job: SnapshotJob; startedMs: number }
+    | undefined;
+  #finishedSnapshot: { snapshot: RegistrySnapshot; startedMs: number } | undefined;
   #fatal: RaftError | undefined;
   /** Set while the disk is full: a Ready waits for its sync and nothing is acknowledged. */
   #stalled: { sinceMs: number; message: string } | undefined;
@@ -978,7 +979,14 @@ export class RaftNode {
     if (snapshot.metadata.index <= this.#appliedIndex) return;
     // A snapshot of our own still being serialized captured state that restore() replaces.
     this.#cancelSnapshotJob();
+    const startMs = performance.now();
     this.#registry.restore(snapshot.data);
+    this.#hub.emit('snapshot', {
+      kind: 'installed',
+      index: snapshot.metadata.index,
+      bytes: snapshot.data.byteLength,
+      durationMs: performance.now() - startMs,
+    });
     this.#lastSnapshotBytes = snapshot.data.byteLength;
     this.#appliedIndex = snapshot.metadata.index;
     this.#appliedTerm = snapshot.metadata.term;
@@ -1004,15 +1012,16 @@ export class RaftNode {
       term: this.#appliedTerm,
       membership: this.#core.status().membership,
     };
+    const startedMs = performance.now();
     const job = this.#registry.beginSnapshot();
     this.#lastSnapshotIndex = capture.index;
     this.#bytesSinceSnapshot = 0;
     const bytes = job.next();
     if (bytes !== undefined) {
-      this.#storeSnapshot({ ...capture, data: bytes });
+      this.#storeSnapshot({ ...capture, data: bytes }, startedMs);
       return;
     }
-    this.#snapshotJob = { ...capture, job };
+    this.#snapshotJob = { ...capture, job, startedMs };
     setImmediate(this.#stepSnapshot);
   }
 
@@ -1055,14 +1064,30 @@ export class RaftNode {
       setImmediate(this.#stepSnapshot);
       return;
     }
-    this.#snapshotJob = undefined;
-    this.#finishedSnapshot = {
-      index: running.index,
-      term: running.term,
-      membership: running.membership,
-      data: bytes,
+    const finished = {
+      snapshot: {
+        index: running.index,
+        term: running.term,
+        membership: running.membership,
+        data: bytes,
+      },
+      startedMs: running.startedMs,
     };
-    this.#schedule();
+    const done = (): void => {
+      if (this.#snapshotJob !== running) return;
+      this.#snapshotJob = undefined;
+      this.#finishedSnapshot = finished;
+      this.#schedule();
+    };
+    if (this.#storage.prepareSnapshot === undefined) {
+      done();
+      return;
+    }
+    // A large file is made durable beside the WAL, so new entries' fsyncs do not queue behind it.
+    this.#storage.prepareSnapshot({ ...finished.snapshot, term: running.term }).then(done, () => {
+      // Not stored this time (the disk refused, or the node stopped): the next one is due later.
+      if (this.#snapshotJob === running) this.#snapshotJob = undefined;
+    });
   };
 
   #cancelSnapshotJob(): void {
@@ -1076,12 +1101,13 @@ export class RaftNode {
     const finished = this.#finishedSnapshot;
     if (finished === undefined) return;
     this.#finishedSnapshot = undefined;
-    if (finished.index <= this.#storage.snapshot().metadata.index) return;
-    if (this.#storage.term(finished.index) !== finished.term) return;
-    this.#storeSnapshot(finished);
+    const { snapshot, startedMs } = finished;
+    if (snapshot.index <= this.#storage.snapshot().metadata.index) return;
+    if (this.#storage.term(snapshot.index) !== snapshot.term) return;
+    this.#storeSnapshot(snapshot, startedMs);
   }
 
-  #storeSnapshot(snapshot: RegistrySnapshot): void {
+  #storeSnapshot(snapshot: RegistrySnapshot, startedMs: number): void {
     const policy = this.#snapshotPolicy;
     this.#storage.createSnapshot(snapshot);
     this.#snapshots += 1;
@@ -1099,7 +1125,12 @@ export class RaftNode {
         new RaftError('STORAGE_FAILED', `snapshot sync failed: ${String(error)}`, { cause: error }),
       );
     });
-    this.#hub.emit('snapshot', { index: snapshot.index, bytes: snapshot.data.byteLength });
+    this.#hub.emit('snapshot', {
+      kind: 'taken',
+      index: snapshot.index,
+      bytes: snapshot.data.byteLength,
+      durationMs: performance.now() - startedMs,
+    });
   }
 
   #applyEntry(entry: Entry): void {

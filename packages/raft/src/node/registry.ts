@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { RaftError } from '../errors.js';
 import type { Entry } from '../messages.js';
 import type { SnapshotJob, StateMachine } from '../state-machine.js';
+import { ConcatJob } from './map-snapshots.js';
 import type { CommandEnvelope, EnvelopeCodec } from './codec.js';
 import type { AppliedResult } from './results.js';
 import { SessionTable } from './sessions.js';
@@ -152,8 +153,10 @@ export class StateMachineRegistry {
       return { name: machine.name, job, bytes: job === undefined ? machine.snapshot() : undefined };
     });
     let current = 0;
+    let joining: ConcatJob | undefined;
     return {
       next: () => {
+        if (joining !== undefined) return joining.next();
         for (; current < parts.length; current++) {
           const part = parts[current];
           if (part === undefined || part.bytes !== undefined) continue;
@@ -161,10 +164,12 @@ export class StateMachineRegistry {
           if (bytes === undefined) return undefined;
           part.bytes = bytes;
         }
-        return assembleSnapshot(
+        joining = assembleSnapshot(
           { format: 2, lastTimeMs, sessions, machines: [] },
           parts.map((part) => ({ name: part.name, bytes: part.bytes ?? new Uint8Array() })),
         );
+        // Machines serialized at once are joined at once; a sliced state a slice per call.
+        return parts.some((part) => part.job !== undefined) ? joining.next() : finishNow(joining);
       },
       cancel: () => {
         for (const part of parts) if (part.bytes === undefined) part.job?.cancel();
@@ -213,25 +218,30 @@ const SnapshotHeaderSchema = z.object({
 });
 type SnapshotHeader = z.infer<typeof SnapshotHeaderSchema>;
 
+/** The layout `snapshot()` documents, joined by a `ConcatJob` (the header is written now). */
 function assembleSnapshot(
   base: SnapshotHeader,
   parts: readonly { name: string; bytes: Uint8Array }[],
-): Uint8Array {
+): ConcatJob {
   const header: SnapshotHeader = {
     ...base,
     machines: parts.map((part) => ({ name: part.name, length: part.bytes.byteLength })),
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
-  const total = 4 + headerBytes.byteLength + parts.reduce((sum, p) => sum + p.bytes.byteLength, 0);
-  const out = new Uint8Array(total);
-  new DataView(out.buffer).setUint32(0, headerBytes.byteLength);
-  out.set(headerBytes, 4);
-  let offset = 4 + headerBytes.byteLength;
-  for (const part of parts) {
-    out.set(part.bytes, offset);
-    offset += part.bytes.byteLength;
+  const job = new ConcatJob(
+    parts.map((part) => part.bytes),
+    4 + headerBytes.byteLength,
+  );
+  new DataView(job.output.buffer).setUint32(0, headerBytes.byteLength);
+  job.output.set(headerBytes, 4);
+  return job;
+}
+
+function finishNow(job: ConcatJob): Uint8Array {
+  for (;;) {
+    const bytes = job.next();
+    if (bytes !== undefined) return bytes;
   }
-  return out;
 }
 
 /** Splits snapshot bytes into a validated header and the machines' bytes. */

@@ -212,19 +212,20 @@ const SNAPSHOT_HEADER_BYTES = 16;
  * A snapshot file: `magic:u32 version:u32 crc:u32 metadataLength:u32 metadata data`. The
  * metadata (index, term, membership) is small JSON; the state machines' bytes follow as they are.
  * The CRC covers everything after the header.
+ *
+ * This is the header and metadata of such a file, to be followed by `snapshot.data` unchanged: a
+ * large snapshot is written without first being copied into one buffer. The checksum covers
+ * the metadata and the data (`decodeSnapshotFile` checks it).
  */
-export function encodeSnapshotFile(snapshot: Snapshot): Buffer {
+export function encodeSnapshotFileHead(snapshot: Snapshot): Buffer {
   const metadata = Buffer.from(JSON.stringify(snapshot.metadata), 'utf8');
-  const file = Buffer.allocUnsafe(
-    SNAPSHOT_HEADER_BYTES + metadata.byteLength + snapshot.data.byteLength,
-  );
-  file.writeUInt32LE(SNAPSHOT_MAGIC, 0);
-  file.writeUInt32LE(SNAPSHOT_VERSION, 4);
-  file.writeUInt32LE(metadata.byteLength, 12);
-  metadata.copy(file, SNAPSHOT_HEADER_BYTES);
-  file.set(snapshot.data, SNAPSHOT_HEADER_BYTES + metadata.byteLength);
-  file.writeUInt32LE(crc32(file.subarray(SNAPSHOT_HEADER_BYTES)), 8);
-  return file;
+  const head = Buffer.alloc(SNAPSHOT_HEADER_BYTES + metadata.byteLength);
+  head.writeUInt32LE(SNAPSHOT_MAGIC, 0);
+  head.writeUInt32LE(SNAPSHOT_VERSION, 4);
+  head.writeUInt32LE(metadata.byteLength, 12);
+  metadata.copy(head, SNAPSHOT_HEADER_BYTES);
+  head.writeUInt32LE(crc32(snapshot.data, crc32(metadata)), 8);
+  return head;
 }
 
 /** Decodes a snapshot file, or says what is wrong with it. */

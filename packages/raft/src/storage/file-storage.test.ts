@@ -308,6 +308,35 @@ describe('FileStorage segments and snapshots', () => {
     expect(allEntries(reopened)).toEqual([entry(21, 4)]);
   });
 
+  it('prepares a snapshot file beside the WAL: durable before createSnapshot, loaded on open with or without its marker', async () => {
+    const membership = { voters: ['n1'], learners: [] };
+    const storage = await openStorage();
+    storage.append(range(1, 10));
+    storage.setHardState({ term: 1, vote: 'n1', commit: 10 });
+    await storage.sync();
+    const data = new Uint8Array(64 * 1024).map((_, i) => i & 0xff);
+    // The file is complete on disk before the WAL hears of it.
+    await storage.prepareSnapshot({ index: 6, term: 1, data, membership });
+    expect(await fs.readdir(path.join(dataDir, 'snap'))).toEqual([
+      '0000000000000006-0000000000000001.snap',
+    ]);
+    // A restart here (no marker in the WAL) recovers from the prepared file and keeps 7-10.
+    const recovered = await reopen(storage);
+    expect(recovered.snapshot().metadata.index).toBe(6);
+    expect(recovered.snapshot().data).toEqual(data);
+    expect(allEntries(recovered)).toEqual(range(7, 10));
+    // Prepared, then recorded: createSnapshot writes only the marker.
+    recovered.append(range(11, 12));
+    await recovered.prepareSnapshot({ index: 11, term: 1, data: new Uint8Array([11]), membership });
+    recovered.createSnapshot({ index: 11, data: new Uint8Array([11]), membership });
+    recovered.compact(11);
+    await recovered.sync();
+    const reopened = await reopen(recovered);
+    expect(reopened.snapshot().metadata).toEqual({ index: 11, term: 1, membership });
+    expect(Array.from(reopened.snapshot().data)).toEqual([11]);
+    expect(allEntries(reopened)).toEqual(range(12, 12));
+  });
+
   it('reports SNAPSHOT_CORRUPT when the newest snapshot file is damaged and the WAL names it', async () => {
     const storage = await openStorage();
     storage.append(range(1, 10));

@@ -23,7 +23,7 @@ import { RaftError, invalidOption } from '../errors.js';
 import {
   encodeEntryRecord,
   encodeHardStateRecord,
-  encodeSnapshotFile,
+  encodeSnapshotFileHead,
   encodeSnapshotRecord,
   parseSnapshotName,
   segmentName,
@@ -218,6 +218,8 @@ export class FileStorage implements LogStorage {
    * what was written, in the order it was written.
    */
   readonly #pendingSnapshots: { readonly snapshot: Snapshot; readonly barrier: number }[] = [];
+  /** Snapshot files `prepareSnapshot` made durable, by `index:term`, awaiting `createSnapshot`. */
+  readonly #preparedSnapshots = new Set<string>();
   readonly #segments: Segment[];
   readonly #deletions: Segment[] = [];
   #pendingBytes = 0;
@@ -387,7 +389,10 @@ export class FileStorage implements LogStorage {
     }
     const membership = snapshot.membership ?? this.#snapshot.metadata.membership;
     this.#snapshot = { metadata: { index: snapshot.index, term, membership }, data: snapshot.data };
-    this.#pendingSnapshots.push({ snapshot: this.#snapshot, barrier: this.#writeSequence });
+    // A prepared file is already durable: only the WAL marker below is left to write.
+    if (!this.#preparedSnapshots.delete(`${snapshot.index}:${term}`)) {
+      this.#pendingSnapshots.push({ snapshot: this.#snapshot, barrier: this.#writeSequence });
+    }
     // A marker that keeps the log orders the snapshot file before later records, so a WAL that
     // names a snapshot whose file is missing is reported instead of silently losing entries.
     this.#enqueue(
@@ -395,6 +400,25 @@ export class FileStorage implements LogStorage {
       undefined,
     );
     return this.#snapshot;
+  }
+
+  /**
+   * Writes a snapshot's file durably now, beside the WAL's group commit instead of in it (see
+   * `LogStorage.prepareSnapshot`); `createSnapshot` for the same index and term then appends only
+   * its WAL marker. A crash between the two leaves a snapshot file newer than the WAL names,
+   * which recovery already handles (it writes the marker first). Rejects on a write error; the
+   * storage itself is not fenced by that, since the WAL never named the file.
+   */
+  async prepareSnapshot(snapshot: {
+    index: number;
+    term: number;
+    data: Uint8Array;
+    membership: Membership;
+  }): Promise<void> {
+    this.#assertWritable();
+    const { index, term, membership, data } = snapshot;
+    await this.#writeSnapshot({ metadata: { index, term, membership }, data });
+    this.#preparedSnapshots.add(`${index}:${term}`);
   }
 
   /**
@@ -637,7 +661,9 @@ export class FileStorage implements LogStorage {
     await this.#fs.unlink(temp).catch(() => undefined);
     const handle = await io('write', temp, () => this.#fs.open(temp, 'create'));
     try {
-      await io('write', temp, () => writeFully(handle, encodeSnapshotFile(snapshot), 0));
+      const head = encodeSnapshotFileHead(snapshot);
+      await io('write', temp, () => writeFully(handle, head, 0));
+      await io('write', temp, () => writeFully(handle, snapshot.data, head.byteLength));
       this.#stats.fdatasyncCalls++;
       await io('sync', temp, () => handle.datasync());
     } catch (error) {
