@@ -40,7 +40,11 @@ class FakeCluster implements ClusterConnection {
           return Promise.reject(Object.assign(new Error('down'), { code: 'UNAVAILABLE' }));
         }
         const delayMs = this.keepaliveDelayMs;
-        return new Promise((resolve) => setTimeout(() => { resolve({}); }, delayMs));
+        return new Promise((resolve) =>
+          setTimeout(() => {
+            resolve({});
+          }, delayMs),
+        );
       }
       return Promise.resolve({});
     }
