@@ -844,6 +844,52 @@ describe('RaftNode registry snapshots and options', () => {
   });
 });
 
+describe('RaftNode applied time', () => {
+  it('stamps a command a follower forwarded with the leader clock, not the follower clock', async () => {
+    const offsets = new Map<string, number>();
+    const network = createMemoryNetwork();
+    const ids = ['n1', 'n2', 'n3'];
+    const counters = new Map<string, Counter>();
+    const nodes = ids.map((id, position) => {
+      const counter = new Counter();
+      counters.set(id, counter);
+      return new RaftNode({
+        id,
+        peers: ids,
+        seed: position + 1,
+        tickIntervalMs: 10,
+        storage: new MemoryStorage(),
+        transport: network.transport(id),
+        stateMachines: [counter],
+        scheduler: {
+          nowMs: () => realScheduler.nowMs() + (offsets.get(id) ?? 0),
+          setInterval: realScheduler.setInterval,
+        },
+      });
+    });
+    for (const node of nodes) node.start();
+    try {
+      const leader = await new Promise<RaftNode>((resolve) => {
+        for (const node of nodes) {
+          node.on('role', (role) => {
+            if (role.type === 'leader') resolve(node);
+          });
+        }
+      });
+      const follower = nodes.find((node) => node !== leader)!;
+      // The follower's clock runs an hour ahead; were its stamp kept, every replica's applied
+      // time would jump an hour and every lease would expire at once.
+      offsets.set(follower.id, 3_600_000);
+      expect(await follower.command('counter', { op: 'add', by: 1 })).toMatchObject({ ok: true });
+      const applied = counters.get(follower.id)!.times.at(-1)!;
+      expect(applied).toBeLessThan(realScheduler.nowMs() + 60_000);
+      expect(counters.get(leader.id)!.times.at(-1)).toBe(applied);
+    } finally {
+      await Promise.all(nodes.map((node) => node.stop()));
+    }
+  });
+});
+
 describe('realScheduler', () => {
   it('reads epoch time that a wall-clock step does not move', () => {
     const before = realScheduler.nowMs();

@@ -782,10 +782,32 @@ export class RaftNode {
 
   readonly #onMessage = (message: RaftMessage): void => {
     if (this.#state !== 'running') return;
-    const result = this.#guard(() => this.#core.step(message));
+    const stamped = message.type === 'Propose' ? this.#restamp(message) : message;
+    const result = this.#guard(() => this.#core.step(stamped));
     if (result?.ok === false) this.#rejectedMessages += 1;
     this.#schedule();
   };
+
+  /**
+   * Applied time is the leader's: a proposal a follower forwarded carries that follower's clock,
+   * which may run ahead and would move every replica's applied time (and expire leases early).
+   * The leader stamps forwarded commands again with its own clock before it appends them; an
+   * entry it cannot read is left as it is (apply answers it BAD_REQUEST on every replica).
+   */
+  #restamp(message: RaftMessage & { type: 'Propose' }): RaftMessage {
+    if (this.#core.status().role !== 'leader') return message;
+    const nowMs = this.#scheduler.nowMs();
+    const entries = message.entries.map((bytes) => {
+      let envelope: CommandEnvelope;
+      try {
+        envelope = this.#codec.decode(bytes);
+      } catch {
+        return bytes;
+      }
+      return this.#codec.encode({ ...envelope, timeMs: nowMs });
+    });
+    return { ...message, entries };
+  }
 
   /**
    * Runs a core call from a timer or transport callback. The core throws only for broken
