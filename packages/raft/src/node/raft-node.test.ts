@@ -863,7 +863,7 @@ describe('RaftNode applied time', () => {
         stateMachines: [counter],
         scheduler: {
           nowMs: () => realScheduler.nowMs() + (offsets.get(id) ?? 0),
-          setInterval: realScheduler.setInterval,
+          setInterval: (callback, intervalMs) => realScheduler.setInterval(callback, intervalMs),
         },
       });
     });
