@@ -58,11 +58,7 @@ export class MapSnapshots<K, V> {
 
   /** The whole snapshot now, in one go (small states, `StateMachine.snapshot`). */
   now(): Uint8Array {
-    const job = this.begin();
-    for (;;) {
-      const bytes = job.next();
-      if (bytes !== undefined) return bytes;
-    }
+    return runToEnd(this.begin());
   }
 
   begin(): SnapshotJob {
@@ -112,6 +108,14 @@ export class MapSnapshots<K, V> {
         this.#saved.delete(saved);
       },
     };
+  }
+}
+
+/** Calls `next()` until a sliced job (a `SnapshotJob`, a `ConcatJob`) hands out its bytes. */
+export function runToEnd(job: { next(): Uint8Array | undefined }): Uint8Array {
+  for (;;) {
+    const bytes = job.next();
+    if (bytes !== undefined) return bytes;
   }
 }
 

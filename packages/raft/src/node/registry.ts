@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { RaftError } from '../errors.js';
 import type { Entry } from '../messages.js';
 import type { SnapshotJob, StateMachine } from '../state-machine.js';
-import { ConcatJob } from './map-snapshots.js';
+import { ConcatJob, runToEnd } from './map-snapshots.js';
 import type { CommandEnvelope, EnvelopeCodec } from './codec.js';
 import type { AppliedResult } from './results.js';
 import { SessionTable } from './sessions.js';
@@ -133,11 +133,7 @@ export class StateMachineRegistry {
    * big-endian header length, a UTF-8 JSON header, then each machine's bytes in header order.
    */
   snapshot(): Uint8Array {
-    const job = this.beginSnapshot();
-    for (;;) {
-      const bytes = job.next();
-      if (bytes !== undefined) return bytes;
-    }
+    return runToEnd(this.beginSnapshot());
   }
 
   /**
@@ -169,7 +165,7 @@ export class StateMachineRegistry {
           parts.map((part) => ({ name: part.name, bytes: part.bytes ?? new Uint8Array() })),
         );
         // Machines serialized at once are joined at once; a sliced state a slice per call.
-        return parts.some((part) => part.job !== undefined) ? joining.next() : finishNow(joining);
+        return parts.some((part) => part.job !== undefined) ? joining.next() : runToEnd(joining);
       },
       cancel: () => {
         for (const part of parts) if (part.bytes === undefined) part.job?.cancel();
@@ -235,13 +231,6 @@ function assembleSnapshot(
   new DataView(job.output.buffer).setUint32(0, headerBytes.byteLength);
   job.output.set(headerBytes, 4);
   return job;
-}
-
-function finishNow(job: ConcatJob): Uint8Array {
-  for (;;) {
-    const bytes = job.next();
-    if (bytes !== undefined) return bytes;
-  }
 }
 
 /** Splits snapshot bytes into a validated header and the machines' bytes. */

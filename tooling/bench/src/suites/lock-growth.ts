@@ -100,8 +100,12 @@ async function probeCycles(
 }
 
 /** Launches a KvSystem's cluster and waits for it; stops it again when that fails. */
-async function launchCluster(system: KvSystem, clients: HttpClients): Promise<KvCluster> {
-  const cluster = await system.launch({ clients });
+async function launchCluster(
+  system: KvSystem,
+  clients: HttpClients,
+  maxLocks?: number,
+): Promise<KvCluster> {
+  const cluster = await system.launch({ clients, ...(maxLocks === undefined ? {} : { maxLocks }) });
   try {
     await cluster.waitReady(READY_TIMEOUT_MS);
     return cluster;
@@ -114,7 +118,8 @@ async function launchCluster(system: KvSystem, clients: HttpClients): Promise<Kv
 /** distsync: held locks owned by LOCK_GROWTH_OWNERS LockClients (one session each, kept alive). */
 async function distsyncSubject(probe: ProbeContext): Promise<GrowthSubject> {
   const clients = new HttpClients({ connectionsPerOrigin: 64 });
-  const cluster = await launchCluster(distsyncSystem, clients);
+  // Room for every held lock plus the probes' fresh names (the node's default is 100,000).
+  const cluster = await launchCluster(distsyncSystem, clients, probe.bench.growthItems + 10_000);
   const endpoints = Array.from({ length: cluster.nodeCount }, (_, node) =>
     originOf(cluster, node).replace(/^http:/, 'ws:'),
   );
@@ -299,7 +304,7 @@ const LOCK_SYSTEMS: readonly {
     kind: 'lock',
     kv: distsyncSystem,
     description:
-      `distsync three nodes (apps/node/dist, defaults: maxLocks 100,000 held or waited for); held locks taken with ` +
+      `distsync three nodes (apps/node/dist, maxLocks raised to --growth-items + 10,000 with DISTSYNC_MAX_LOCKS); held locks taken with ` +
       `@distsync/lock-manager LockClient.acquire(name, { timeoutMs: 0 }) over transport-ws, spread over ` +
       `${LOCK_GROWTH_OWNERS} clients (one session each, TTL ${LOCK_GROWTH_TTL_MS / 1000} s, kept alive by the client), ` +
       `${LOCK_GROWTH_BATCH_SIZE} concurrent acquires per batch (the lock API has no batch acquire); probe: LockClient acquire+release`,

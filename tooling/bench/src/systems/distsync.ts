@@ -55,11 +55,14 @@ export function staleBuildWarnings(): string[] {
 
 /** The node's default limit of kv keys; kv-growth raises it with DISTSYNC_MAX_KEYS. */
 export const DISTSYNC_DEFAULT_MAX_KEYS = 1_000_000;
+/** The node's default limit of locks; lock-growth raises it with DISTSYNC_MAX_LOCKS. */
+export const DISTSYNC_DEFAULT_MAX_LOCKS = 100_000;
 
 function distsyncSpecs(options: {
   rootDir: string;
   ports: readonly number[];
   maxKeys?: number;
+  maxLocks?: number;
 }): NodeSpec[] {
   const ids = ['n1', 'n2', 'n3'];
   const secret = randomBytes(24).toString('hex');
@@ -89,6 +92,9 @@ function distsyncSpecs(options: {
       ...(options.maxKeys === undefined || options.maxKeys <= DISTSYNC_DEFAULT_MAX_KEYS
         ? {}
         : { DISTSYNC_MAX_KEYS: String(options.maxKeys) }),
+      ...(options.maxLocks === undefined || options.maxLocks <= DISTSYNC_DEFAULT_MAX_LOCKS
+        ? {}
+        : { DISTSYNC_MAX_LOCKS: String(options.maxLocks) }),
     },
   }));
 }
@@ -269,6 +275,7 @@ export const distsyncSystem: KvSystem = {
       rootDir,
       ports: await freePorts(3),
       ...(options.maxKeys === undefined ? {} : { maxKeys: options.maxKeys }),
+      ...(options.maxLocks === undefined ? {} : { maxLocks: options.maxLocks }),
     });
     const processes = new ClusterProcesses({ system: 'distsync', specs, rootDir });
     processes.startAll();

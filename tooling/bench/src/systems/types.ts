@@ -26,6 +26,8 @@ export interface LaunchOptions {
   readonly clients: HttpClients;
   /** Keys the cluster must be able to hold (kv-growth raises distsync's maxKeys to this). */
   readonly maxKeys?: number;
+  /** Locks the cluster must be able to hold (lock-growth raises distsync's maxLocks to this). */
+  readonly maxLocks?: number;
 }
 
 /** `http`: HTTP/1.1 JSON (every system's main path); `native`: the system's own client protocol. */
