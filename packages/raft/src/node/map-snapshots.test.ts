@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeJsonLines, encodeJsonLines, MapSnapshots } from '@distsync/raft';
+import { SortJob } from './map-snapshots.js';
 
 type Op = { kind: 'set'; key: string; value: number } | { kind: 'delete'; key: string };
 
@@ -131,3 +132,114 @@ describe('MapSnapshots', () => {
     }).toThrow(SyntaxError);
   });
 });
+
+describe('MapSnapshots with mutable values and a key order', () => {
+  interface Box {
+    items: number[];
+  }
+  const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  type Mutation =
+    | { kind: 'push'; key: string; value: number }
+    | { kind: 'create'; key: string }
+    | { kind: 'delete'; key: string };
+  const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+    fc.record({ kind: fc.constant('push' as const), key, value: fc.integer() }),
+    fc.record({ kind: fc.constant('create' as const), key }),
+    fc.record({ kind: fc.constant('delete' as const), key }),
+  );
+
+  function boxes(options: { copy: boolean }) {
+    const map = new Map<string, Box>();
+    const snapshots = new MapSnapshots(() => map, {
+      encodeRows: encodeJsonLines,
+      sliceRows: 2,
+      compareKeys: compare,
+      ...(options.copy ? { copyValue: (box: Box) => ({ items: [...box.items] }) } : {}),
+    });
+    const mutate = (change: Mutation): void => {
+      snapshots.beforeWrite(change.key);
+      if (change.kind === 'delete') map.delete(change.key);
+      else if (change.kind === 'create') map.set(change.key, { items: [] });
+      else map.get(change.key)?.items.push(change.value);
+    };
+    return { map, snapshots, mutate };
+  }
+
+  it('captures values mutated in place after begin(), in key order, however written between slices', () => {
+    fc.assert(
+      fc.property(
+        fc.array(mutation, { maxLength: 40 }),
+        fc.array(fc.array(mutation, { maxLength: 4 }), { maxLength: 20 }),
+        (before, between) => {
+          const state = boxes({ copy: true });
+          for (const change of before) state.mutate(change);
+          const expected: unknown = JSON.parse(
+            JSON.stringify([...state.map].sort(([a], [b]) => compare(a, b))),
+          );
+          const job = state.snapshots.begin();
+          let bytes: Uint8Array | undefined;
+          for (let slice = 0; bytes === undefined; slice++) {
+            for (const change of between[slice] ?? []) state.mutate(change);
+            bytes = job.next();
+          }
+          const rows: unknown[] = [];
+          decodeJsonLines(bytes, (row) => rows.push(row));
+          expect(rows).toEqual(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('without copyValue an in-place mutation leaks into the snapshot (the control)', () => {
+    const state = boxes({ copy: false });
+    state.mutate({ kind: 'create', key: 'a' });
+    state.mutate({ kind: 'push', key: 'a', value: 1 });
+    const job = state.snapshots.begin();
+    state.mutate({ kind: 'push', key: 'a', value: 2 });
+    expect(rowsOf(runTo(job))).toEqual([['a', { items: [1, 2] }]]);
+    const copying = boxes({ copy: true });
+    copying.mutate({ kind: 'create', key: 'a' });
+    copying.mutate({ kind: 'push', key: 'a', value: 1 });
+    const copied = copying.snapshots.begin();
+    copying.mutate({ kind: 'push', key: 'a', value: 2 });
+    expect(rowsOf(runTo(copied))).toEqual([['a', { items: [1] }]]);
+  });
+
+  it('SortJob sorts as Array.prototype.sort does, whatever the budget per next()', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 5000 }),
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 1, max: 5000 }),
+        (length, seed, budget) => {
+          // Distinct keys in a seeded shuffle (lengths above the 1024-key runs exercise merges).
+          const keys = Array.from({ length }, (_, index) => `k${index}`);
+          let random = seed;
+          for (let index = keys.length - 1; index > 0; index--) {
+            random = (random * 48_271) % 2_147_483_647;
+            const other = random % (index + 1);
+            [keys[index], keys[other]] = [keys[other]!, keys[index]!];
+          }
+          const job = new SortJob([...keys], compare);
+          let sorted: string[] | undefined;
+          let calls = 0;
+          while (sorted === undefined) {
+            sorted = job.next(budget);
+            calls += 1;
+          }
+          expect(sorted).toEqual([...keys].sort(compare));
+          if (length > 1024 && budget < 1000) expect(calls).toBeGreaterThan(1);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+function runTo(job: { next(): Uint8Array | undefined }): Uint8Array {
+  for (;;) {
+    const bytes = job.next();
+    if (bytes !== undefined) return bytes;
+  }
+}

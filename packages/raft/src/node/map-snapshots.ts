@@ -14,6 +14,19 @@ export interface MapSnapshotOptions<K, V> {
   readonly suffix?: Uint8Array;
   /** Rows per `next()`. Default 2000. */
   readonly sliceRows?: number;
+  /**
+   * For maps whose values are mutated in place (records, arrays): `beforeWrite` saves
+   * `copyValue(value)` instead of the value itself, so a later mutation of the live object cannot
+   * reach the snapshot. Call `beforeWrite` before every mutation of a value, not only `set`.
+   * Default: values are saved as they are (immutable values replaced by `set`).
+   */
+  readonly copyValue?: (value: V) => V;
+  /**
+   * Rows in this key order instead of the map's iteration order (a state whose bytes must not
+   * depend on insertion history). The captured keys are sorted in slices too (a merge sort, a
+   * bounded number of comparisons per `next()`), so sorting a large map never stalls either.
+   */
+  readonly compareKeys?: (a: K, b: K) => number;
 }
 
 /**
@@ -52,8 +65,15 @@ export class MapSnapshots<K, V> {
     if (this.#saved.size === 0) return;
     const map = this.#map();
     if (!map.has(key)) return;
-    const value = map.get(key) as V;
-    for (const saved of this.#saved) if (!saved.has(key)) saved.set(key, value);
+    let value = map.get(key) as V;
+    let copied = false;
+    for (const saved of this.#saved) {
+      if (saved.has(key)) continue;
+      // One copy serves every job that lacks the key: a saved value is never mutated.
+      if (!copied && this.#options.copyValue !== undefined) value = this.#options.copyValue(value);
+      copied = true;
+      saved.set(key, value);
+    }
   }
 
   /** The whole snapshot now, in one go (small states, `StateMachine.snapshot`). */
@@ -63,7 +83,9 @@ export class MapSnapshots<K, V> {
 
   begin(): SnapshotJob {
     const map = this.#map();
-    const keys = [...map.keys()];
+    let keys = [...map.keys()];
+    const compare = this.#options.compareKeys;
+    let sorting = compare === undefined ? undefined : new SortJob(keys, compare);
     const saved = new Map<K, V>();
     this.#saved.add(saved);
     const sliceRows = this.#options.sliceRows ?? 2000;
@@ -80,6 +102,12 @@ export class MapSnapshots<K, V> {
           const bytes = joining.next();
           if (bytes !== undefined) done = true;
           return bytes;
+        }
+        if (sorting !== undefined) {
+          const sorted = sorting.next(sliceRows * SORT_MOVES_PER_ROW);
+          if (sorted === undefined) return undefined;
+          keys = sorted;
+          sorting = undefined;
         }
         const end = Math.min(keys.length, position + sliceRows);
         const rows: (readonly [K, V])[] = [];
@@ -108,6 +136,86 @@ export class MapSnapshots<K, V> {
         this.#saved.delete(saved);
       },
     };
+  }
+}
+
+/** Element moves of the merge sort per `next()`, per row of `sliceRows` (a move is cheap). */
+const SORT_MOVES_PER_ROW = 10;
+
+/** Runs sorted with `Array.prototype.sort` before the merges (one run per slice at most). */
+const SORT_RUN = 1024;
+
+/**
+ * A stable bottom-up merge sort done a bounded number of element moves per `next()`: sorted runs
+ * of `SORT_RUN` first, then merge passes of doubling width between two buffers. The result is
+ * the same as a full sort with `compare` (for distinct keys), however it was sliced.
+ */
+export class SortJob<K> {
+  #from: K[];
+  #to: K[];
+  readonly #compare: (a: K, b: K) => number;
+  readonly #length: number;
+  #runStart = 0;
+  #width = SORT_RUN;
+  /** The pair being merged: [start, middle) and [middle, end), cursors i, j into it, k out. */
+  #pair: { middle: number; end: number; i: number; j: number; k: number } | undefined;
+  #pairStart = 0;
+
+  constructor(keys: K[], compare: (a: K, b: K) => number) {
+    this.#from = keys;
+    this.#to = new Array<K>(keys.length);
+    this.#compare = compare;
+    this.#length = keys.length;
+  }
+
+  /** Moves up to about `budget` elements; the sorted keys once done, else undefined. */
+  next(budget: number): K[] | undefined {
+    let left = Math.max(1, budget);
+    while (this.#runStart < this.#length) {
+      if (left <= 0) return undefined;
+      const end = Math.min(this.#length, this.#runStart + SORT_RUN);
+      const run = this.#from.slice(this.#runStart, end).sort(this.#compare);
+      for (let index = 0; index < run.length; index++) {
+        this.#from[this.#runStart + index] = run[index] as K;
+      }
+      // A run costs about log2(SORT_RUN) comparisons per element.
+      left -= run.length * 4;
+      this.#runStart = end;
+    }
+    while (this.#width < this.#length) {
+      if (this.#pairStart >= this.#length) {
+        [this.#from, this.#to] = [this.#to, this.#from];
+        this.#width *= 2;
+        this.#pairStart = 0;
+        continue;
+      }
+      if (left <= 0) return undefined;
+      const start = this.#pairStart;
+      const pair = (this.#pair ??= {
+        middle: Math.min(this.#length, start + this.#width),
+        end: Math.min(this.#length, start + 2 * this.#width),
+        i: start,
+        j: Math.min(this.#length, start + this.#width),
+        k: start,
+      });
+      const source = this.#from;
+      const target = this.#to;
+      const { middle, end } = pair;
+      let { i, j, k } = pair;
+      for (; k < end && left > 0; k++, left--) {
+        if (j >= end || (i < middle && this.#compare(source[i] as K, source[j] as K) <= 0)) {
+          target[k] = source[i++] as K;
+        } else {
+          target[k] = source[j++] as K;
+        }
+      }
+      Object.assign(pair, { i, j, k });
+      if (k === end) {
+        this.#pair = undefined;
+        this.#pairStart = end;
+      }
+    }
+    return this.#from;
   }
 }
 
