@@ -55,12 +55,23 @@ export {
 } from './harness/charts.js';
 export type { Chart, ChartAxis, ChartPoint, LevelFigures } from './harness/charts.js';
 export {
+  finishSuite,
   publishDirOf,
+  quickNote,
   sideBySide,
+  startSuite,
   suiteMarkdown,
+  suiteResults,
+  wantedSystems,
   writeSuiteReport,
 } from './harness/suite-report.js';
-export type { Column, SuiteOutput, SuiteReport } from './harness/suite-report.js';
+export type {
+  Column,
+  SuiteOptions,
+  SuiteOutput,
+  SuiteReport,
+  SuiteRun,
+} from './harness/suite-report.js';
 export { etcdSystem, ETCD_INSTALL_COMMAND } from './systems/etcd.js';
 export { distsyncSystem, DISTSYNC_BUILD_COMMAND, workspaceRoot } from './systems/distsync.js';
 export type { KvCluster, KvSystem, Skip } from './systems/types.js';
@@ -69,10 +80,13 @@ export { growthCheckpoints, loadKeys } from './harness/growth.js';
 export type { LoadKeysOptions, LoadKeysResult } from './harness/growth.js';
 export { redisSystem, REDIS_INSTALL_COMMAND } from './systems/redis.js';
 export {
+  buildWarnings,
   compactCount,
   growthCharts,
   growthNotes,
+  growthProbeMs,
   growthRows,
+  runGrowthSuite,
   runGrowthSystem,
 } from './harness/growth-run.js';
 export type {
@@ -81,6 +95,7 @@ export type {
   GrowthPlan,
   GrowthProbe,
   GrowthSubject,
+  GrowthSuiteSystem,
   GrowthSystemResult,
   GrowthTableSpec,
 } from './harness/growth-run.js';

@@ -4,12 +4,20 @@
 // charts (RSS and p99 against the data held) and the notes. A suite supplies the loading, the
 // probes and the words for what grows (`keys`, `held locks`, `queued messages`).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Skip } from '../systems/types.js';
+import type { BenchOptions } from '../options.js';
+import type { KvSystem, Skip } from '../systems/types.js';
 import { memoryChart, seriesChart, type Chart } from './charts.js';
 import { loadKeys } from './growth.js';
 import type { ClosedLoopResult } from './load.js';
 import type { Row } from './report.js';
 import { sampleRssPeaks, treeRssMiB } from './rss.js';
+import {
+  finishSuite,
+  startSuite,
+  suiteResults,
+  type SuiteOptions,
+  type SuiteOutput,
+} from './suite-report.js';
 
 /** One latency probe run at every checkpoint: `put`, `cycle`, `send`. */
 export interface GrowthProbe {
@@ -328,4 +336,80 @@ export function growthNotes(results: readonly GrowthSystemResult[], unit: string
     }
   }
   return notes;
+}
+
+/** How long each latency probe runs at a checkpoint: 500 ms with --quick, else up to 2 s. */
+export function growthProbeMs(bench: Pick<BenchOptions, 'quick' | 'durationMs'>): number {
+  return bench.quick ? 500 : Math.min(bench.durationMs, 2000);
+}
+
+/**
+ * A workload line per warning of a system that can run here (distsync: a build older than its
+ * sources measures other code than the commit line says); none when it cannot run.
+ */
+export function buildWarnings(system: Pick<KvSystem, 'unavailable' | 'warnings'>): string[] {
+  return system.unavailable() === undefined ? (system.warnings?.() ?? []) : [];
+}
+
+/** A system as a growth suite lists it: asked whether it can run just before its turn. */
+export interface GrowthSuiteSystem {
+  readonly name: string;
+  readonly description: string;
+  readonly kind: string;
+  /** Why it cannot run here (not installed, not built), or undefined. */
+  skip(): Skip | undefined;
+  launch(): Promise<GrowthSubject>;
+}
+
+/**
+ * A whole growth suite: logs the machine, grows each system in turn (one at a time: they share
+ * the machine's cores and disk) up to `checkpoints`, then writes the table, notes and charts
+ * (see `growthRows`, `growthNotes`, `growthCharts`) and the results.
+ */
+export async function runGrowthSuite(
+  options: SuiteOptions,
+  spec: {
+    /** `kv-growth`: names the files. */
+    suite: string;
+    title: string;
+    systems: readonly GrowthSuiteSystem[];
+    checkpoints: readonly number[];
+    batchSize: number;
+    loadConcurrency: number;
+    charts: GrowthChartSpec;
+    /** The workload lines, asked for after the runs. */
+    workload: () => readonly string[];
+  },
+): Promise<SuiteOutput> {
+  const run = startSuite(spec.suite, options);
+  const { bench, log } = run;
+  const results: GrowthSystemResult[] = [];
+  for (const system of spec.systems) {
+    results.push(
+      await runGrowthSystem({
+        system: { name: system.name, description: system.description, kind: system.kind },
+        skip: system.skip(),
+        launch: () => system.launch(),
+        plan: {
+          checkpoints: spec.checkpoints,
+          budgetMs: bench.growthBudgetMs,
+          batchSize: spec.batchSize,
+          loadConcurrency: spec.loadConcurrency,
+          settleMs: bench.quick ? 300 : 1000,
+          unit: spec.charts.unit,
+        },
+        log,
+      }),
+    );
+  }
+  const rows = growthRows(results, spec.charts);
+  return finishSuite(run, {
+    title: spec.title,
+    workload: spec.workload(),
+    rows,
+    columns: results.map((result) => ({ name: result.name, kind: result.kind })),
+    notes: growthNotes(results, spec.charts.unit),
+    results: suiteResults(run, { systems: results, table: rows }),
+    charts: growthCharts(results, spec.charts),
+  });
 }

@@ -1,4 +1,5 @@
-// What every suite ends with: the markdown section (title, machine facts, workload, the
+// What every suite starts with (its start time and the machine facts, see `startSuite`) and ends
+// with (`finishSuite`): the markdown section (title, machine facts, workload, the
 // side-by-side table, notes, charts), the JSON results, and the SVG charts next to them; with
 // `--publish`, stable-named copies in docs/benchmarks/ for docs/benchmarks.md to show.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -6,8 +7,53 @@ import { basename, join, resolve } from 'node:path';
 import type { BenchOptions } from '../options.js';
 import { workspaceRoot } from '../systems/distsync.js';
 import { renderCharts, type Chart } from './charts.js';
-import { formatMachineFacts, type MachineFacts } from './machine.js';
+import { formatMachineFacts, machineFacts, type MachineFacts } from './machine.js';
 import { fileTimestamp, markdownTable, type Row } from './report.js';
+
+/** What the CLI hands every suite. */
+export interface SuiteOptions {
+  readonly bench: BenchOptions;
+  /** Where the results go (see `writeSuiteReport`). */
+  readonly resultsDir: string;
+  /** Progress lines (stderr). */
+  readonly log: (line: string) => void;
+}
+
+/** A suite under way: the CLI's options, its name, when it started and the machine it runs on. */
+export interface SuiteRun extends SuiteOptions {
+  /** `kv`, `kv-growth`, `locks`: names the files and the `suite` field of the results. */
+  readonly suite: string;
+  readonly startedAt: Date;
+  readonly machine: MachineFacts;
+}
+
+/**
+ * Starts a suite: its start time and the machine facts; unless `announce` is false, logs them
+ * (`<suite> suite on:` and the facts).
+ */
+export function startSuite(
+  suite: string,
+  options: SuiteOptions,
+  announce: { announce?: boolean } = {},
+): SuiteRun {
+  const startedAt = new Date();
+  const machine = machineFacts();
+  if (announce.announce ?? true) options.log(`${suite} suite on:\n${formatMachineFacts(machine)}`);
+  return { ...options, suite, startedAt, machine };
+}
+
+/** The systems `--systems` asks for (all when it is not given). */
+export function wantedSystems<T extends { readonly name: string }>(
+  bench: Pick<BenchOptions, 'systems'>,
+  systems: readonly T[],
+): T[] {
+  return systems.filter((system) => bench.systems?.includes(system.name) ?? true);
+}
+
+/** Ends a workload line: with `--quick`, a warning that its figures are not for comparison. */
+export function quickNote(bench: Pick<BenchOptions, 'quick'>): string {
+  return bench.quick ? ' (--quick: smoke figures, not for comparison)' : '';
+}
 
 /** A column of a side-by-side table: a system or one of its client paths. */
 export interface Column {
@@ -161,4 +207,54 @@ export async function writeSuiteReport(options: {
     chartPaths,
     publishedPaths,
   };
+}
+
+/**
+ * The results JSON of a suite: its name, start and finish, the options (the bench's, plus the
+ * suite's own constants in `options`), the machine facts, then the suite's figures.
+ */
+export function suiteResults(
+  run: SuiteRun,
+  figures: Record<string, unknown>,
+  options: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    suite: run.suite,
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    options: { ...run.bench, ...options },
+    machine: run.machine,
+    ...figures,
+  };
+}
+
+/**
+ * Ends a suite: its markdown section (see `suiteMarkdown`, on the run's machine) and its files
+ * (see `writeSuiteReport`, published with `--publish`).
+ */
+export function finishSuite(
+  run: SuiteRun,
+  section: {
+    title: string;
+    workload: readonly string[];
+    rows: readonly Row[];
+    columns: readonly Column[];
+    notes: readonly string[];
+    /** Everything measured, as JSON (usually `suiteResults`). */
+    results: Record<string, unknown>;
+    charts?: readonly Chart[];
+  },
+): Promise<SuiteOutput> {
+  const { title, workload, rows, columns, notes, results, charts } = section;
+  return writeSuiteReport({
+    dir: run.resultsDir,
+    publishDir: publishDirOf(run.bench),
+    report: {
+      suite: run.suite,
+      startedAt: run.startedAt,
+      markdown: suiteMarkdown({ title, machine: run.machine, workload, rows, columns, notes }),
+      results,
+      ...(charts === undefined ? {} : { charts }),
+    },
+  });
 }

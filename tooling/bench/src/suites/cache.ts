@@ -22,13 +22,12 @@ import { connect, type ClusterConnection } from '@distsync/transport-ws';
 import { ClusterProcesses, type NodeSpec } from '../harness/cluster.js';
 import { LatencyHistogram, type LatencySummary } from '../harness/histogram.js';
 import { HttpClients } from '../harness/http.js';
-import { machineFacts } from '../harness/machine.js';
 import { freePorts } from '../harness/ports.js';
 import type { Row } from '../harness/report.js';
 import {
-  publishDirOf,
-  suiteMarkdown,
-  writeSuiteReport,
+  finishSuite,
+  startSuite,
+  type SuiteOptions,
   type SuiteOutput,
 } from '../harness/suite-report.js';
 import { waitUntil } from '../harness/wait.js';
@@ -298,15 +297,11 @@ async function zipfHitRate(
   return { hitRate, reads };
 }
 
-export async function runCacheSuite(options: {
-  bench: BenchOptions;
-  resultsDir: string;
-  log: (line: string) => void;
-}): Promise<SuiteOutput> {
-  const { bench, log } = options;
+export async function runCacheSuite(options: SuiteOptions): Promise<SuiteOutput> {
+  // No machine-facts line on stderr: this suite has never printed one.
+  const run = startSuite('cache', options, { announce: false });
+  const { bench, log } = run;
   const runner: Runner = { bench, log };
-  const startedAt = new Date();
-  const machine = machineFacts();
   const runId = randomBytes(4).toString('hex');
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `distsync-bench:cache:${runId}:`;
@@ -521,30 +516,21 @@ export async function runCacheSuite(options: {
   const workload = [
     `values of ${JSON.stringify({ payload: 'x'.repeat(100) }).length} bytes of JSON; ${bench.durationMs} ms per case (warm-up up to 500 ms); misses: up to ${MISS_KEYS_MAX} keys; writes: up to ${WRITES_MAX} per sharer count`,
   ];
-  const markdown = suiteMarkdown({
+  return finishSuite(run, {
     title: 'cache: MESI near and node caches vs Redis',
-    machine,
     workload,
     rows,
     columns,
     notes,
-  });
-  return writeSuiteReport({
-    dir: options.resultsDir,
-    publishDir: publishDirOf(bench),
-    report: {
+    // Its own layout (no finish time, the table as `rows`), as the published cache.json has it.
+    results: {
       suite: 'cache',
-      startedAt,
-      markdown,
-      results: {
-        suite: 'cache',
-        startedAt: startedAt.toISOString(),
-        machine,
-        options: bench,
-        measured,
-        zipf,
-        rows,
-      },
+      startedAt: run.startedAt.toISOString(),
+      machine: run.machine,
+      options: bench,
+      measured,
+      zipf,
+      rows,
     },
   });
 }

@@ -8,25 +8,24 @@ import type { Chart } from '../harness/charts.js';
 import { growthCheckpoints } from '../harness/growth.js';
 import {
   growthCharts,
-  growthNotes,
-  growthRows,
-  runGrowthSystem,
+  growthProbeMs,
+  runGrowthSuite,
+  type GrowthChartSpec,
   type GrowthProbe,
+  type GrowthSubject,
+  type GrowthSuiteSystem,
   type GrowthSystemResult,
 } from '../harness/growth-run.js';
 import { HttpClients } from '../harness/http.js';
 import type { ClosedLoopResult } from '../harness/load.js';
-import { formatMachineFacts, machineFacts } from '../harness/machine.js';
 import {
-  publishDirOf,
-  suiteMarkdown,
-  writeSuiteReport,
+  quickNote,
+  wantedSystems,
+  type SuiteOptions,
   type SuiteOutput,
 } from '../harness/suite-report.js';
 import type { BenchOptions } from '../options.js';
-import { distsyncSystem } from '../systems/distsync.js';
-import { etcdSystem } from '../systems/etcd.js';
-import { redisSystem } from '../systems/redis.js';
+import { KV_SYSTEMS } from '../systems/kv-systems.js';
 import type { KvCluster, KvSystem } from '../systems/types.js';
 import { loadLevel } from './kv.js';
 
@@ -61,49 +60,34 @@ async function putBatch(
   );
 }
 
-function growSystem(
+/** A KvSystem's cluster, ready, sized for `--keys`, as a growth run drives it. */
+async function kvSubject(
   system: KvSystem,
   context: { bench: BenchOptions; log: (line: string) => void },
-): Promise<GrowthSystemResult> {
+): Promise<GrowthSubject> {
   const { bench, log } = context;
   const value = 'g'.repeat(GROWTH_VALUE_BYTES);
-  const probeMs = bench.quick ? 500 : Math.min(bench.durationMs, 2000);
-  return runGrowthSystem({
-    system: { name: system.name, description: system.description, kind: system.kind ?? 'http' },
-    skip: system.unavailable(),
-    plan: {
-      checkpoints: growthCheckpoints(bench.keys),
-      budgetMs: bench.growthBudgetMs,
-      batchSize: GROWTH_BATCH_SIZE,
-      loadConcurrency: GROWTH_LOAD_CONCURRENCY,
-      settleMs: bench.quick ? 300 : 1000,
-      unit: 'keys',
+  const probeMs = growthProbeMs(bench);
+  const clients = new HttpClients({ connectionsPerOrigin: 512 });
+  let cluster: KvCluster | undefined;
+  try {
+    cluster = await system.launch({ clients, maxKeys: bench.keys + 10_000 });
+    await cluster.waitReady(READY_TIMEOUT_MS);
+  } catch (error) {
+    await cluster?.stop();
+    await clients.close();
+    throw error;
+  }
+  const active = cluster;
+  return {
+    pids: () => active.pids(),
+    load: (batch) => putBatch(active, batch, value),
+    probe: (keys) => probeLatency(active, { keys, probeMs, value, bench, log, name: system.name }),
+    stop: async () => {
+      await active.stop();
+      await clients.close();
     },
-    log,
-    launch: async () => {
-      const clients = new HttpClients({ connectionsPerOrigin: 512 });
-      let cluster: KvCluster | undefined;
-      try {
-        cluster = await system.launch({ clients, maxKeys: bench.keys + 10_000 });
-        await cluster.waitReady(READY_TIMEOUT_MS);
-      } catch (error) {
-        await cluster?.stop();
-        await clients.close();
-        throw error;
-      }
-      const active = cluster;
-      return {
-        pids: () => active.pids(),
-        load: (batch) => putBatch(active, batch, value),
-        probe: (keys) =>
-          probeLatency(active, { keys, probeMs, value, bench, log, name: system.name }),
-        stop: async () => {
-          await active.stop();
-          await clients.close();
-        },
-      };
-    },
-  });
+  };
 }
 
 async function probeLatency(
@@ -153,66 +137,45 @@ async function probeLatency(
   return { put, get };
 }
 
-const KV_TABLE = { unit: 'keys', probes: KV_GROWTH_PROBES } as const;
+const KV_GROWTH_CHARTS: GrowthChartSpec = {
+  unit: 'keys',
+  probes: KV_GROWTH_PROBES,
+  subject: 'kv',
+  memorySubtitle: `${GROWTH_VALUE_BYTES}-byte values; mean over the nodes (lower is better)`,
+  probeSubtitle: `${GROWTH_PROBE_CONCURRENCY} closed-loop clients over the whole key range (lower is better)`,
+};
 
 /** The kv-growth charts: RSS per node, put p99 and get p99 against keys held. */
 export function kvGrowthCharts(results: readonly GrowthSystemResult[]): Chart[] {
-  return growthCharts(results, {
-    ...KV_TABLE,
-    subject: 'kv',
-    memorySubtitle: `${GROWTH_VALUE_BYTES}-byte values; mean over the nodes (lower is better)`,
-    probeSubtitle: `${GROWTH_PROBE_CONCURRENCY} closed-loop clients over the whole key range (lower is better)`,
-  });
+  return growthCharts(results, KV_GROWTH_CHARTS);
 }
 
-export async function runKvGrowthSuite(options: {
-  bench: BenchOptions;
-  resultsDir: string;
-  log: (line: string) => void;
-}): Promise<SuiteOutput> {
+export function runKvGrowthSuite(options: SuiteOptions): Promise<SuiteOutput> {
   const { bench, log } = options;
-  const startedAt = new Date();
-  const machine = machineFacts();
-  log(`kv-growth suite on:\n${formatMachineFacts(machine)}`);
-  const all: KvSystem[] = [distsyncSystem, etcdSystem, redisSystem];
-  const systems = all.filter((system) => bench.systems?.includes(system.name) ?? true);
-  const results: GrowthSystemResult[] = [];
-  for (const system of systems) results.push(await growSystem(system, { bench, log }));
-  const rows = growthRows(results, KV_TABLE);
-  const markdown = suiteMarkdown({
+  const systems = wantedSystems(bench, KV_SYSTEMS).map((system): GrowthSuiteSystem => ({
+    name: system.name,
+    description: system.description,
+    kind: system.kind ?? 'http',
+    skip: () => system.unavailable(),
+    launch: () => kvSubject(system, { bench, log }),
+  }));
+  return runGrowthSuite(options, {
+    suite: 'kv-growth',
     title: 'kv-growth: memory and latency as the key count grows',
-    machine,
-    workload: [
+    systems,
+    checkpoints: growthCheckpoints(bench.keys),
+    batchSize: GROWTH_BATCH_SIZE,
+    loadConcurrency: GROWTH_LOAD_CONCURRENCY,
+    charts: KV_GROWTH_CHARTS,
+    workload: () => [
       `workload: up to ${bench.keys} keys of ${GROWTH_VALUE_BYTES} bytes loaded in batches of ` +
         `${GROWTH_BATCH_SIZE} (${GROWTH_LOAD_CONCURRENCY} batches in flight), within ` +
         `${bench.growthBudgetMs} ms per system; at each checkpoint RSS per node, then puts ` +
         `(overwrites) and linearizable gets over the whole key range at ` +
         `${GROWTH_PROBE_CONCURRENCY} clients` +
-        (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
+        quickNote(bench),
       'Redis is one unreplicated node: its RSS is one copy of the data, ours and etcd hold ' +
         'three (one per node, each row is per node)',
     ],
-    rows,
-    columns: results.map((result) => ({ name: result.name, kind: result.kind })),
-    notes: growthNotes(results, 'keys'),
-  });
-  return writeSuiteReport({
-    dir: options.resultsDir,
-    publishDir: publishDirOf(bench),
-    report: {
-      suite: 'kv-growth',
-      startedAt,
-      markdown,
-      results: {
-        suite: 'kv-growth',
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        options: bench,
-        machine,
-        systems: results,
-        table: rows,
-      },
-      charts: kvGrowthCharts(results),
-    },
   });
 }

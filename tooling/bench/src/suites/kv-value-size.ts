@@ -5,17 +5,18 @@ import { forEachBounded } from '../harness/attempts.js';
 import { seriesChart, valueSizeChart, type Chart } from '../harness/charts.js';
 import { HttpClients } from '../harness/http.js';
 import type { ClosedLoopResult } from '../harness/load.js';
-import { formatMachineFacts, machineFacts } from '../harness/machine.js';
 import type { Row } from '../harness/report.js';
 import {
-  publishDirOf,
-  suiteMarkdown,
-  writeSuiteReport,
+  finishSuite,
+  quickNote,
+  startSuite,
+  suiteResults,
+  wantedSystems,
+  type SuiteOptions,
   type SuiteOutput,
 } from '../harness/suite-report.js';
 import type { BenchOptions } from '../options.js';
-import { distsyncSystem } from '../systems/distsync.js';
-import { etcdSystem } from '../systems/etcd.js';
+import { KV_SYSTEMS } from '../systems/kv-systems.js';
 import { redisSystem } from '../systems/redis.js';
 import type { KvCluster, KvSystem, Skip } from '../systems/types.js';
 import { loadLevel, type KvSuiteOptions } from './kv.js';
@@ -301,28 +302,20 @@ function valueSizeNotes(columns: readonly ValueSizeColumn[]): string[] {
   return notes;
 }
 
-export async function runKvValueSizeSuite(options: {
-  bench: BenchOptions;
-  resultsDir: string;
-  log: (line: string) => void;
-}): Promise<SuiteOutput> {
-  const { bench, log } = options;
-  const startedAt = new Date();
-  const machine = machineFacts();
-  log(`kv-value-size suite on:\n${formatMachineFacts(machine)}`);
-  const all: KvSystem[] = [distsyncSystem, etcdSystem, redisSystem];
-  const systems = all.filter((system) => bench.systems?.includes(system.name) ?? true);
+export async function runKvValueSizeSuite(options: SuiteOptions): Promise<SuiteOutput> {
+  const run = startSuite('kv-value-size', options);
+  const { bench, log } = run;
+  const systems = wantedSystems(bench, KV_SYSTEMS);
   const columns: ValueSizeColumn[] = [];
   for (const system of systems) columns.push(...(await runValueSizeSystem(system, { bench, log })));
   const rows = valueSizeRows(columns, bench.valueSizes);
-  const markdown = suiteMarkdown({
+  return finishSuite(run, {
     title: 'kv-value-size: throughput and latency against value size',
-    machine,
     workload: [
       `workload: values of ${bench.valueSizes.map(sizeLabel).join(', ')}; ` +
         `${VALUE_SIZE_CONCURRENCY} closed-loop clients over ${VALUE_SIZE_KEY_SPACE} keys per size, ` +
         `${bench.durationMs} ms per size after ${bench.warmupMs} ms warm-up` +
-        (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
+        quickNote(bench),
       ...(systems.includes(redisSystem)
         ? [
             'redis is ONE unreplicated node (appendfsync always): a write is acknowledged by one ' +
@@ -333,24 +326,7 @@ export async function runKvValueSizeSuite(options: {
     rows,
     columns,
     notes: valueSizeNotes(columns),
-  });
-  return writeSuiteReport({
-    dir: options.resultsDir,
-    publishDir: publishDirOf(bench),
-    report: {
-      suite: 'kv-value-size',
-      startedAt,
-      markdown,
-      results: {
-        suite: 'kv-value-size',
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        options: bench,
-        machine,
-        systems: columns,
-        table: rows,
-      },
-      charts: valueSizeCharts(columns),
-    },
+    results: suiteResults(run, { systems: columns, table: rows }),
+    charts: valueSizeCharts(columns),
   });
 }

@@ -12,23 +12,18 @@ import { randomBytes } from 'node:crypto';
 import type { Chart } from '../harness/charts.js';
 import { growthCheckpoints } from '../harness/growth.js';
 import {
+  buildWarnings,
   growthCharts,
-  growthNotes,
-  growthRows,
-  runGrowthSystem,
+  growthProbeMs,
+  runGrowthSuite,
+  type GrowthChartSpec,
   type GrowthProbe,
   type GrowthSubject,
   type GrowthSystemResult,
 } from '../harness/growth-run.js';
 import { HttpClients } from '../harness/http.js';
 import { runClosedLoop, type ClosedLoopResult } from '../harness/load.js';
-import { formatMachineFacts, machineFacts } from '../harness/machine.js';
-import {
-  publishDirOf,
-  suiteMarkdown,
-  writeSuiteReport,
-  type SuiteOutput,
-} from '../harness/suite-report.js';
+import { quickNote, type SuiteOptions, type SuiteOutput } from '../harness/suite-report.js';
 import type { BenchOptions } from '../options.js';
 import { distsyncSystem } from '../systems/distsync.js';
 import { etcdSystem } from '../systems/etcd.js';
@@ -56,7 +51,13 @@ const READY_TIMEOUT_MS = 60_000;
 export const LOCK_GROWTH_PROBES: readonly GrowthProbe[] = [
   { id: 'cycle', label: 'acquire+release' },
 ];
-const LOCK_TABLE = { unit: 'held locks', probes: LOCK_GROWTH_PROBES } as const;
+const LOCK_GROWTH_CHARTS: GrowthChartSpec = {
+  unit: 'held locks',
+  probes: LOCK_GROWTH_PROBES,
+  subject: 'locks',
+  memorySubtitle: 'mean over the nodes (lower is better)',
+  probeSubtitle: `${LOCK_GROWTH_PROBE_CLIENTS} closed-loop clients, each cycle on a never-used lock name (lower is better)`,
+};
 
 const heldName = (index: number): string => `bench-held-${index}`;
 
@@ -334,89 +335,40 @@ const LOCK_SYSTEMS: readonly {
 
 /** The lock-growth charts: RSS per node and acquire+release p99 against held locks. */
 export function lockGrowthCharts(results: readonly GrowthSystemResult[]): Chart[] {
-  return growthCharts(results, {
-    ...LOCK_TABLE,
-    subject: 'locks',
-    memorySubtitle: 'mean over the nodes (lower is better)',
-    probeSubtitle: `${LOCK_GROWTH_PROBE_CLIENTS} closed-loop clients, each cycle on a never-used lock name (lower is better)`,
-  });
+  return growthCharts(results, LOCK_GROWTH_CHARTS);
 }
 
-export async function runLockGrowthSuite(options: {
-  bench: BenchOptions;
-  resultsDir: string;
-  log: (line: string) => void;
-}): Promise<SuiteOutput> {
+export function runLockGrowthSuite(options: SuiteOptions): Promise<SuiteOutput> {
   const { bench, log } = options;
-  const startedAt = new Date();
-  const machine = machineFacts();
-  log(`lock-growth suite on:\n${formatMachineFacts(machine)}`);
-  const probe: ProbeContext = {
-    probeMs: bench.quick ? 500 : Math.min(bench.durationMs, 2000),
-    bench,
-    log,
-  };
+  const probe: ProbeContext = { probeMs: growthProbeMs(bench), bench, log };
   const wanted = (name: string): boolean =>
     bench.systems === undefined ||
     bench.systems.includes(name) ||
     (name === 'redlock' && bench.systems.includes('redis'));
-  const results: GrowthSystemResult[] = [];
-  // One system at a time: they share the machine's cores and disk.
-  for (const system of LOCK_SYSTEMS.filter((candidate) => wanted(candidate.name))) {
-    results.push(
-      await runGrowthSystem({
-        system: { name: system.name, description: system.description, kind: system.kind },
-        skip: system.kv.unavailable(),
-        launch: () => system.subject(probe),
-        plan: {
-          checkpoints: growthCheckpoints(bench.growthItems, { first: 1000 }),
-          budgetMs: bench.growthBudgetMs,
-          batchSize: LOCK_GROWTH_BATCH_SIZE,
-          loadConcurrency: LOCK_GROWTH_LOAD_CONCURRENCY,
-          settleMs: bench.quick ? 300 : 1000,
-          unit: 'held locks',
-        },
-        log,
-      }),
-    );
-  }
-  const rows = growthRows(results, LOCK_TABLE);
-  const markdown = suiteMarkdown({
+  return runGrowthSuite(options, {
+    suite: 'lock-growth',
     title: 'lock-growth: memory and lock latency as held locks pile up',
-    machine,
-    workload: [
+    systems: LOCK_SYSTEMS.filter((candidate) => wanted(candidate.name)).map((system) => ({
+      name: system.name,
+      description: system.description,
+      kind: system.kind,
+      skip: () => system.kv.unavailable(),
+      launch: () => system.subject(probe),
+    })),
+    checkpoints: growthCheckpoints(bench.growthItems, { first: 1000 }),
+    batchSize: LOCK_GROWTH_BATCH_SIZE,
+    loadConcurrency: LOCK_GROWTH_LOAD_CONCURRENCY,
+    charts: LOCK_GROWTH_CHARTS,
+    workload: () => [
       `workload: up to ${bench.growthItems} locks held at once, each under its own name, taken in batches of ` +
         `${LOCK_GROWTH_BATCH_SIZE} (${LOCK_GROWTH_LOAD_CONCURRENCY} batches in flight) within ${bench.growthBudgetMs} ms ` +
         `per system and kept held; at each checkpoint RSS per node, then acquire+release cycles of fresh lock names ` +
         `at ${LOCK_GROWTH_PROBE_CLIENTS} closed-loop clients for ${probe.probeMs} ms` +
-        (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
+        quickNote(bench),
       'each system through its own lock client (distsync LockClient over WebSocket, etcd v3 lock service over its ' +
         'HTTP/JSON gateway, Redlock over ioredis): the ratios compare systems, client paths included',
       'Redis is one unreplicated node: its RSS is one copy of the locks, ours and etcd hold three (one per node, each row is per node)',
-      // A build older than the sources measures other code than the commit line says.
-      ...(distsyncSystem.unavailable() === undefined ? (distsyncSystem.warnings?.() ?? []) : []),
+      ...buildWarnings(distsyncSystem),
     ],
-    rows,
-    columns: results.map((result) => ({ name: result.name, kind: result.kind })),
-    notes: growthNotes(results, 'held locks'),
-  });
-  return writeSuiteReport({
-    dir: options.resultsDir,
-    publishDir: publishDirOf(bench),
-    report: {
-      suite: 'lock-growth',
-      startedAt,
-      markdown,
-      results: {
-        suite: 'lock-growth',
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        options: bench,
-        machine,
-        systems: results,
-        table: rows,
-      },
-      charts: lockGrowthCharts(results),
-    },
   });
 }

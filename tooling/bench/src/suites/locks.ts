@@ -11,12 +11,13 @@ import { LockClient, type LockHandle } from '@distsync/lock-manager';
 import { BenchError } from '../errors.js';
 import { LatencyHistogram, type LatencySummary } from '../harness/histogram.js';
 import { HttpClients } from '../harness/http.js';
-import { machineFacts } from '../harness/machine.js';
 import type { Row } from '../harness/report.js';
 import {
-  publishDirOf,
-  suiteMarkdown,
-  writeSuiteReport,
+  finishSuite,
+  quickNote,
+  startSuite,
+  suiteResults,
+  type SuiteOptions,
   type SuiteOutput,
 } from '../harness/suite-report.js';
 import type { BenchOptions } from '../options.js';
@@ -442,14 +443,10 @@ function lockNotes(results: readonly LockPathResult[]): string[] {
   ];
 }
 
-export async function runLocksSuite(options: {
-  bench: BenchOptions;
-  resultsDir: string;
-  log: (line: string) => void;
-}): Promise<SuiteOutput> {
-  const { bench, log } = options;
-  const startedAt = new Date();
-  const machine = machineFacts();
+export async function runLocksSuite(options: SuiteOptions): Promise<SuiteOutput> {
+  // No machine-facts line on stderr: this suite has never printed one.
+  const run = startSuite('locks', options, { announce: false });
+  const { bench, log } = run;
   const runId = randomBytes(4).toString('hex');
   const clients = new HttpClients({ connectionsPerOrigin: LOCK_CONTENDERS * 2 });
   const wanted = (name: string): boolean => bench.systems?.includes(name) ?? true;
@@ -483,34 +480,16 @@ export async function runLocksSuite(options: {
   }
   await clients.close();
   const rows = lockRows(results);
-  const markdown = suiteMarkdown({
+  return finishSuite(run, {
     title: 'locks: distsync side by side with etcd and Redlock',
-    machine,
     workload: [
       `workload: uncontended = 1 client taking and releasing one lock in a closed loop; contended = ${LOCK_CONTENDERS} clients on one lock, ` +
         `each releasing at once after its grant; ${bench.durationMs} ms per phase after ${bench.warmupMs} ms warm-up` +
-        (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
+        quickNote(bench),
     ],
     rows,
     columns: results.map((result) => ({ name: result.name, kind: result.kind })),
     notes: [...lockNotes(results), ...skipped],
-  });
-  return writeSuiteReport({
-    dir: options.resultsDir,
-    publishDir: publishDirOf(bench),
-    report: {
-      suite: 'locks',
-      startedAt,
-      markdown,
-      results: {
-        suite: 'locks',
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        options: { ...bench, contenders: LOCK_CONTENDERS },
-        machine,
-        paths: results,
-        table: rows,
-      },
-    },
+    results: suiteResults(run, { paths: results, table: rows }, { contenders: LOCK_CONTENDERS }),
   });
 }

@@ -9,10 +9,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { Chart } from '../harness/charts.js';
 import { growthCheckpoints } from '../harness/growth.js';
 import {
+  buildWarnings,
   growthCharts,
-  growthNotes,
-  growthRows,
-  runGrowthSystem,
+  growthProbeMs,
+  runGrowthSuite,
+  type GrowthChartSpec,
   type GrowthProbe,
   type GrowthSubject,
   type GrowthSystemResult,
@@ -20,14 +21,12 @@ import {
 import { HttpClients } from '../harness/http.js';
 import { runClosedLoop, type ClosedLoopResult } from '../harness/load.js';
 import { processRssKiB } from '../harness/rss.js';
-import { formatMachineFacts, machineFacts } from '../harness/machine.js';
 import {
-  publishDirOf,
-  suiteMarkdown,
-  writeSuiteReport,
+  quickNote,
+  wantedSystems,
+  type SuiteOptions,
   type SuiteOutput,
 } from '../harness/suite-report.js';
-import type { BenchOptions } from '../options.js';
 import { distsyncSystem as distsyncKvSystem } from '../systems/distsync.js';
 import { natsServerUnavailable } from '../systems/nats-cluster.js';
 import {
@@ -51,7 +50,13 @@ export const QUEUE_GROWTH_PROBES: readonly GrowthProbe[] = [
   { id: 'send', label: 'send' },
   { id: 'receive', label: 'receive+ack' },
 ];
-const QUEUE_TABLE = { unit: 'queued messages', probes: QUEUE_GROWTH_PROBES } as const;
+const QUEUE_GROWTH_CHARTS: GrowthChartSpec = {
+  unit: 'queued messages',
+  probes: QUEUE_GROWTH_PROBES,
+  subject: 'queue',
+  memorySubtitle: `${QUEUE_GROWTH_MESSAGE_BYTES}-byte messages in one queue; mean over the nodes (lower is better)`,
+  probeSubtitle: `${QUEUE_GROWTH_PROBE_CLIENTS} closed-loop clients on the deep queue (lower is better)`,
+};
 
 const body = (): string => 'q'.repeat(QUEUE_GROWTH_MESSAGE_BYTES);
 
@@ -213,86 +218,36 @@ async function queueSubject(
 
 /** The queue-growth charts: RSS per node, send p99 and receive+ack p99 against queue depth. */
 export function queueGrowthCharts(results: readonly GrowthSystemResult[]): Chart[] {
-  return growthCharts(results, {
-    ...QUEUE_TABLE,
-    subject: 'queue',
-    memorySubtitle: `${QUEUE_GROWTH_MESSAGE_BYTES}-byte messages in one queue; mean over the nodes (lower is better)`,
-    probeSubtitle: `${QUEUE_GROWTH_PROBE_CLIENTS} closed-loop clients on the deep queue (lower is better)`,
-  });
+  return growthCharts(results, QUEUE_GROWTH_CHARTS);
 }
 
-export async function runQueueGrowthSuite(options: {
-  bench: BenchOptions;
-  resultsDir: string;
-  log: (line: string) => void;
-}): Promise<SuiteOutput> {
+export function runQueueGrowthSuite(options: SuiteOptions): Promise<SuiteOutput> {
   const { bench, log } = options;
-  const startedAt = new Date();
-  const machine = machineFacts();
-  log(`queue-growth suite on:\n${formatMachineFacts(machine)}`);
-  const probeMs = bench.quick ? 500 : Math.min(bench.durationMs, 2000);
-  const wanted = QUEUE_GROWTH_SYSTEMS.filter(
-    (system) => bench.systems?.includes(system.name) ?? true,
-  );
-  const results: GrowthSystemResult[] = [];
-  // One system at a time: they share the machine's cores and disk.
-  for (const system of wanted) {
-    results.push(
-      await runGrowthSystem({
-        system: { name: system.name, description: system.description, kind: 'queue' },
-        skip: system.skip?.(),
-        launch: () => queueSubject(system, { items: bench.growthItems, probeMs, log }),
-        plan: {
-          checkpoints: growthCheckpoints(bench.growthItems, { first: 1000 }),
-          budgetMs: bench.growthBudgetMs,
-          batchSize: QUEUE_GROWTH_BATCH_SIZE,
-          loadConcurrency: QUEUE_GROWTH_LOAD_CONCURRENCY,
-          settleMs: bench.quick ? 300 : 1000,
-          unit: 'queued messages',
-        },
-        log,
-      }),
-    );
-  }
-  const rows = growthRows(results, QUEUE_TABLE);
-  const markdown = suiteMarkdown({
+  const probeMs = growthProbeMs(bench);
+  return runGrowthSuite(options, {
+    suite: 'queue-growth',
     title: 'queue-growth: memory and queue latency as the queue gets deep',
-    machine,
-    workload: [
+    systems: wantedSystems(bench, QUEUE_GROWTH_SYSTEMS).map((system) => ({
+      name: system.name,
+      description: system.description,
+      kind: 'queue',
+      skip: () => system.skip?.(),
+      launch: () => queueSubject(system, { items: bench.growthItems, probeMs, log }),
+    })),
+    checkpoints: growthCheckpoints(bench.growthItems, { first: 1000 }),
+    batchSize: QUEUE_GROWTH_BATCH_SIZE,
+    loadConcurrency: QUEUE_GROWTH_LOAD_CONCURRENCY,
+    charts: QUEUE_GROWTH_CHARTS,
+    workload: () => [
       `workload: one queue filled with up to ${bench.growthItems} messages of ${QUEUE_GROWTH_MESSAGE_BYTES} bytes ` +
         `that nobody consumes, sent in batches of ${QUEUE_GROWTH_BATCH_SIZE} (${QUEUE_GROWTH_LOAD_CONCURRENCY} in flight) ` +
         `within ${bench.growthBudgetMs} ms per system; at each checkpoint RSS per node, then single sends at ` +
         `${QUEUE_GROWTH_PROBE_CLIENTS} producers for ${probeMs} ms and as many receive+acks at ` +
         `${QUEUE_GROWTH_PROBE_CLIENTS} consumers (the depth holds)` +
-        (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
+        quickNote(bench),
       "replication differs: distsync and nats-r3 keep three copies (rows are per node), BullMQ's " +
         'Redis and the RabbitMQ quorum queue on the running broker one',
-      // A build older than the sources measures other code than the commit line says.
-      ...(distsyncKvSystem.unavailable() === undefined
-        ? (distsyncKvSystem.warnings?.() ?? [])
-        : []),
+      ...buildWarnings(distsyncKvSystem),
     ],
-    rows,
-    columns: results.map((result) => ({ name: result.name, kind: result.kind })),
-    notes: growthNotes(results, 'queued messages'),
-  });
-  return writeSuiteReport({
-    dir: options.resultsDir,
-    publishDir: publishDirOf(bench),
-    report: {
-      suite: 'queue-growth',
-      startedAt,
-      markdown,
-      results: {
-        suite: 'queue-growth',
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        options: bench,
-        machine,
-        systems: results,
-        table: rows,
-      },
-      charts: queueGrowthCharts(results),
-    },
   });
 }

@@ -4,15 +4,16 @@
 // latency (send to delivery) while producers and consumers run. One system at a time; every
 // phase is bounded in time and count. Prints the side-by-side table with ratios, writes JSON.
 import { LatencyHistogram, type LatencySummary } from '../harness/histogram.js';
-import { formatMachineFacts, machineFacts } from '../harness/machine.js';
 import type { Row } from '../harness/report.js';
 import {
-  publishDirOf,
-  suiteMarkdown,
-  writeSuiteReport,
+  finishSuite,
+  quickNote,
+  startSuite,
+  suiteResults,
+  wantedSystems,
+  type SuiteOptions,
   type SuiteOutput,
 } from '../harness/suite-report.js';
-import type { BenchOptions } from '../options.js';
 import { QUEUE_SYSTEMS, type QueueSystem, type QueueTarget } from '../systems/queue-systems.js';
 
 export const QUEUE_MESSAGE_BYTES = 100;
@@ -270,16 +271,10 @@ function queueNotes(results: readonly QueueSystemResult[]): string[] {
   ];
 }
 
-export async function runQueueSuite(options: {
-  bench: BenchOptions;
-  resultsDir: string;
-  log: (line: string) => void;
-}): Promise<SuiteOutput> {
-  const { bench, log } = options;
-  const startedAt = new Date();
-  const machine = machineFacts();
-  log(`queue suite on:\n${formatMachineFacts(machine)}`);
-  const systems = QUEUE_SYSTEMS.filter((system) => bench.systems?.includes(system.name) ?? true);
+export async function runQueueSuite(options: SuiteOptions): Promise<SuiteOutput> {
+  const run = startSuite('queue', options);
+  const { bench, log, startedAt } = run;
+  const systems = wantedSystems(bench, QUEUE_SYSTEMS);
   const phase = {
     durationMs: bench.durationMs,
     maxMessages: bench.maxOperationsPerRun,
@@ -292,34 +287,20 @@ export async function runQueueSuite(options: {
   for (const system of systems) results.push(await runSystem(system, phase));
   const rows = queueRows(results);
   const columns = results.map((result) => ({ name: result.name, kind: 'native' }));
-  const markdown = suiteMarkdown({
+  return finishSuite(run, {
     title: 'queue: distsync side by side with BullMQ, RabbitMQ (quorum) and NATS JetStream',
-    machine,
     workload: [
       `workload: ${QUEUE_MESSAGE_BYTES}-byte messages; each phase ${bench.durationMs} ms on a fresh queue; ` +
         `drain of ${phase.drainCount} preloaded messages; every send acknowledged durable by the system` +
-        (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
+        quickNote(bench),
     ],
     rows,
     columns,
     notes: queueNotes(results),
-  });
-  return writeSuiteReport({
-    dir: options.resultsDir,
-    publishDir: publishDirOf(bench),
-    report: {
-      suite: 'queue',
-      startedAt,
-      markdown,
-      results: {
-        suite: 'queue',
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        options: { ...bench, messageBytes: QUEUE_MESSAGE_BYTES, drainCount: phase.drainCount },
-        machine,
-        systems: results,
-        table: rows,
-      },
-    },
+    results: suiteResults(
+      run,
+      { systems: results, table: rows },
+      { messageBytes: QUEUE_MESSAGE_BYTES, drainCount: phase.drainCount },
+    ),
   });
 }

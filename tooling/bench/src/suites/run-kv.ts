@@ -1,17 +1,16 @@
 // `pnpm bench kv`: runs every system, prints the side-by-side table, writes the JSON results.
-import { formatMachineFacts, machineFacts, type MachineFacts } from '../harness/machine.js';
 import { latencyPercentileChart, throughputChart, type Chart } from '../harness/charts.js';
 import {
-  publishDirOf,
-  suiteMarkdown,
-  writeSuiteReport,
+  finishSuite,
+  quickNote,
+  startSuite,
+  suiteResults,
+  wantedSystems,
+  type SuiteOptions,
   type SuiteOutput,
 } from '../harness/suite-report.js';
-import { distsyncSystem } from '../systems/distsync.js';
-import { etcdSystem } from '../systems/etcd.js';
+import { KV_SYSTEMS } from '../systems/kv-systems.js';
 import { redisSystem } from '../systems/redis.js';
-import type { KvSystem } from '../systems/types.js';
-import type { BenchOptions } from '../options.js';
 import { runKvSystem, type KvSuiteOptions, type KvSystemResult } from './kv.js';
 import { kvNotes, kvRows } from './kv-report.js';
 
@@ -78,17 +77,10 @@ export function kvCharts(
   return charts;
 }
 
-export async function runKvSuite(options: {
-  bench: BenchOptions;
-  resultsDir: string;
-  log: (line: string) => void;
-}): Promise<SuiteOutput> {
-  const { bench, log } = options;
-  const startedAt = new Date();
-  const machine: MachineFacts = machineFacts();
-  log(`kv suite on:\n${formatMachineFacts(machine)}`);
-  const all: KvSystem[] = [distsyncSystem, etcdSystem, redisSystem];
-  const systems = all.filter((system) => bench.systems?.includes(system.name) ?? true);
+export async function runKvSuite(options: SuiteOptions): Promise<SuiteOutput> {
+  const run = startSuite('kv', options);
+  const { bench, log } = run;
+  const systems = wantedSystems(bench, KV_SYSTEMS);
   const suiteOptions: KvSuiteOptions = {
     concurrency: bench.concurrency,
     durationMs: bench.durationMs,
@@ -108,13 +100,12 @@ export async function runKvSuite(options: {
   const rows = kvRows(columns, bench.concurrency);
   const peers = columns.map((column) => column.name).filter((name) => !name.startsWith('distsync'));
   // Ratios compare like with like: HTTP/JSON against HTTP/JSON, native client against native.
-  const markdown = suiteMarkdown({
+  return finishSuite(run, {
     title: `kv: distsync side by side with ${peers.join(', ') || 'no peer'}`,
-    machine,
     workload: [
       `workload: ${KV_VALUE_BYTES}-byte values over ${KV_KEY_SPACE} keys, closed-loop clients spread ` +
         `round-robin over the three nodes, ${bench.durationMs} ms per level after ${bench.warmupMs} ms warm-up` +
-        (bench.quick ? ' (--quick: smoke figures, not for comparison)' : ''),
+        quickNote(bench),
       ...(systems.includes(redisSystem)
         ? [
             'redis is ONE unreplicated node (appendfsync always): a write is acknowledged by one ' +
@@ -125,24 +116,11 @@ export async function runKvSuite(options: {
     rows,
     columns,
     notes: kvNotes(columns),
-  });
-  return writeSuiteReport({
-    dir: options.resultsDir,
-    publishDir: publishDirOf(bench),
-    report: {
-      suite: 'kv',
-      startedAt,
-      markdown,
-      results: {
-        suite: 'kv',
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        options: { ...bench, valueBytes: KV_VALUE_BYTES, keySpace: KV_KEY_SPACE },
-        machine,
-        systems: results,
-        table: rows,
-      },
-      charts: kvCharts(columns, { concurrency: bench.concurrency, valueBytes: KV_VALUE_BYTES }),
-    },
+    results: suiteResults(
+      run,
+      { systems: results, table: rows },
+      { valueBytes: KV_VALUE_BYTES, keySpace: KV_KEY_SPACE },
+    ),
+    charts: kvCharts(columns, { concurrency: bench.concurrency, valueBytes: KV_VALUE_BYTES }),
   });
 }
