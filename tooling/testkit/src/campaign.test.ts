@@ -7,6 +7,7 @@ import {
   KvWorkload,
   LockWorkload,
   QueueWorkload,
+  resolveNetwork,
   runCampaign,
   runningProcessCount,
   type RegisterOperation,
@@ -74,6 +75,10 @@ describe('kv campaign on a real cluster (CI)', () => {
     // The EIO itself ended the node (not the harness's kill -9 fallback).
     const eio = report.faults.find((fault) => fault.kind === 'disk-eio');
     expect(eio?.description).toMatch(/exited 1 after/);
+    // The partition went through the network this machine gives (namespaces as root) and
+    // dropped peer traffic there.
+    expect(report.network).toBe(resolveNetwork());
+    expect(report.dropped.count).toBeGreaterThan(0);
     for (const name of ['kv', 'lock', 'queue', 'cache']) {
       expect(report.operations[name]?.ok, name).toBeGreaterThan(20);
     }

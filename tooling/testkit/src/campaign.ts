@@ -2,7 +2,7 @@
 // set time, then the heal, the workloads' final phase (reads, drain), the checkers, the report.
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, type NodeRuntime } from './cluster/cluster.js';
+import { Cluster, type NetworkKind, type NodeRuntime, type PeerDrops } from './cluster/cluster.js';
 import {
   needsFaultInjection,
   runNemesis,
@@ -21,6 +21,8 @@ export interface CampaignOptions {
   readonly nodes?: number;
   readonly runtime?: NodeRuntime;
   readonly nodeRoot?: string;
+  /** The peer network: namespaces (root) or TCP proxies; default auto (see `NetworkKind`). */
+  readonly network?: NetworkKind;
   /** Raft timing of the nodes (their defaults when omitted). */
   readonly tickMs?: number;
   readonly electionTicks?: number;
@@ -44,13 +46,16 @@ export interface CampaignReport {
   readonly valid: boolean;
   readonly seed: number;
   readonly nodes: number;
+  /** What carried the peer traffic (and took the partitions). */
+  readonly network: 'netns' | 'proxy';
   readonly workloads: readonly string[];
   readonly nemeses: readonly NemesisKind[];
   readonly startedAt: string;
   readonly durationMs: number;
   readonly operations: Readonly<Record<string, WorkloadStats>>;
   readonly faults: readonly FaultRecord[];
-  readonly droppedBytes: number;
+  /** Peer traffic the partitions dropped: stream bytes (proxy) or IP packets (netns). */
+  readonly dropped: PeerDrops;
   readonly checkers: readonly (CheckerReport & { readonly workload: string })[];
   /** Things that went wrong outside the checkers: a node that crashed, a cluster that did not recover. */
   readonly findings: readonly string[];
@@ -87,9 +92,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const log = options.log ?? (() => undefined);
   const random = new Random(options.seed);
   const startedAt = new Date().toISOString();
-  log(`starting ${options.nodes ?? 3} nodes (${options.runtime ?? 'source'})`);
   const cluster = await Cluster.start({
     nodes: options.nodes ?? 3,
+    ...(options.network === undefined ? {} : { network: options.network }),
     ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
     ...(options.electionTicks === undefined ? {} : { electionTicks: options.electionTicks }),
     runtime: options.runtime ?? 'source',
@@ -97,6 +102,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     faultInjection: needsFaultInjection(options.nemeses),
     ...(options.nodeRoot === undefined ? {} : { nodeRoot: options.nodeRoot }),
   });
+  log(
+    `starting ${cluster.size} nodes (${options.runtime ?? 'source'}; ${cluster.network === 'netns' ? 'a network namespace each' : 'loopback, peer links through TCP proxies'})`,
+  );
   const findings: string[] = [];
   const faults: FaultRecord[] = [];
   let durationMs = 0;
@@ -175,6 +183,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     valid: findings.length === 0 && checkers.every((checker) => checker.valid !== false),
     seed: options.seed,
     nodes: cluster.size,
+    network: cluster.network,
     workloads: options.workloads.map((workload) => workload.name),
     nemeses: options.nemeses,
     startedAt,
@@ -183,7 +192,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       options.workloads.map((workload) => [workload.name, workload.stats()]),
     ),
     faults,
-    droppedBytes: cluster.droppedBytes(),
+    dropped: cluster.dropped(),
     checkers,
     findings,
     ...(options.resultsDir === undefined ? {} : { resultsDir: options.resultsDir }),

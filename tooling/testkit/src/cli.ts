@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCampaign } from './campaign.js';
 import { cleanupAll, installSignalHandlers } from './cluster/processes.js';
-import { workspaceRoot } from './cluster/cluster.js';
+import { NETWORK_KINDS, workspaceRoot, type NetworkKind } from './cluster/cluster.js';
 import { TestkitError } from './errors.js';
 import { parseNemeses } from './nemesis.js';
 import { parseDuration } from './options.js';
@@ -21,6 +21,9 @@ const USAGE = `usage: pnpm verify [options]
   --seed <n>                default: from the clock (printed)
   --nodes <n>               default 3 (5 for the majorities ring)
   --runtime <source|dist>   source: tsx from TypeScript (default); dist: apps/node/dist
+  --network <auto|netns|proxy>  netns: a network namespace per node on a bridge (root only);
+                            proxy: loopback with a TCP proxy per peer link; default auto
+                            (netns when root, else proxy; env DISTSYNC_TESTKIT_NETWORK)
   --results-dir <path>      default tooling/testkit/results
   --check <run-dir>         no campaign: check a saved run's history.json again
   --node-root <path>        run apps/node of another workspace (scripts/snapshot.sh pins a commit)
@@ -81,6 +84,7 @@ function parseOptions() {
         seed: { type: 'string' },
         nodes: { type: 'string' },
         runtime: { type: 'string', default: 'source' },
+        network: { type: 'string' },
         'results-dir': { type: 'string' },
         'node-root': { type: 'string' },
         check: { type: 'string' },
@@ -143,6 +147,9 @@ async function main(): Promise<number> {
   const runtime = values.runtime;
   if (runtime !== 'source' && runtime !== 'dist')
     throw new TestkitError('BAD_OPTION', '--runtime: expected source or dist');
+  const network = values.network;
+  if (network !== undefined && !(NETWORK_KINDS as readonly string[]).includes(network))
+    throw new TestkitError('BAD_OPTION', `--network: expected ${NETWORK_KINDS.join(', ')}`);
   const seed = integerOption('seed', values.seed, Date.now() % 1_000_000);
   const nodes = integerOption('nodes', values.nodes, 3);
   const timeMs = parseDuration(values.time);
@@ -178,6 +185,7 @@ async function main(): Promise<number> {
     seed,
     nodes,
     runtime: runtime,
+    ...optional('network', network as NetworkKind | undefined),
     resultsDir,
     ...(values['node-root'] === undefined ? {} : { nodeRoot: values['node-root'] }),
     log,

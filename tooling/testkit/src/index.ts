@@ -44,14 +44,19 @@ export { runCampaign, type CampaignOptions, type CampaignReport } from './campai
 export {
   Cluster,
   freePorts,
+  NETWORK_KINDS,
+  resolveNetwork,
   workspaceRoot,
   type ClusterOptions,
+  type NetworkKind,
+  type PeerDrops,
   type NodeFaults,
   type NodeRuntime,
   type NodeStatus,
 } from './cluster/cluster.js';
 export { cleanupAll, installSignalHandlers, runningProcessCount } from './cluster/processes.js';
 export { LinkProxy, type ProxyDirection } from './cluster/proxy.js';
+export { NetnsNetwork, netnsSupport, removeNetwork } from './cluster/netns.js';
 export {
   NEMESES,
   NEMESIS_GROUPS,

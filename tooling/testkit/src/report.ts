@@ -13,7 +13,7 @@ export function formatReport(report: CampaignReport): string {
     `distsync verify: ${report.workloads.join('+')} under ${report.nemeses.length === 0 ? 'no faults' : report.nemeses.join(', ')}`,
   );
   lines.push(
-    `seed ${report.seed}, ${report.nodes} nodes, ${(report.durationMs / 1000).toFixed(1)} s, started ${report.startedAt}`,
+    `seed ${report.seed}, ${report.nodes} nodes (${report.network === 'netns' ? 'network namespaces' : 'TCP proxies'}), ${(report.durationMs / 1000).toFixed(1)} s, started ${report.startedAt}`,
   );
   lines.push('');
   lines.push('operations');
@@ -28,7 +28,9 @@ export function formatReport(report: CampaignReport): string {
     }
   }
   lines.push('');
-  lines.push(`faults (${report.faults.length}; ${report.droppedBytes} peer bytes blackholed)`);
+  lines.push(
+    `faults (${report.faults.length}; ${report.dropped.count} peer ${report.dropped.unit} dropped by cut links)`,
+  );
   for (const fault of report.faults) {
     lines.push(
       `  ${fmt(fault.startMs).padStart(7)} - ${fmt(fault.endMs).padStart(7)}  ${fault.kind.padEnd(26)} ${fault.description}`,

@@ -1,6 +1,8 @@
-// A cluster of real `distsync node` processes on loopback ports, each with its own data dir
-// and log file, every peer link through its own fault-injecting proxy (`LinkProxy`), with the
-// controls the nemeses use: kill -9 and restart, SIGSTOP and SIGCONT, directed link cuts.
+// A cluster of real `distsync node` processes, each with its own data dir and log file, with
+// the controls the nemeses use: kill -9 and restart, SIGSTOP and SIGCONT, directed link cuts.
+// The peer network is one of two kinds: as root, a network namespace per node on a bridge
+// (`NetnsNetwork`: real packets, silently dropped by cut links); otherwise loopback ports with
+// every peer link through its own fault-injecting TCP proxy (`LinkProxy`).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -18,7 +20,101 @@ import {
   stopGracefully,
   type ManagedProcess,
 } from './processes.js';
+import { NetnsNetwork, netnsSupport } from './netns.js';
 import { LinkProxy } from './proxy.js';
+
+/**
+ * `netns`: a network namespace per node (root only); `proxy`: loopback and TCP proxies;
+ * `auto` (default): netns where this process can build it, else proxy. The environment
+ * variable DISTSYNC_TESTKIT_NETWORK sets the default.
+ */
+export type NetworkKind = 'auto' | 'netns' | 'proxy';
+
+export const NETWORK_KINDS: readonly NetworkKind[] = ['auto', 'netns', 'proxy'];
+
+/** The network `auto` (or the environment) resolves to here. */
+export function resolveNetwork(requested?: NetworkKind): 'netns' | 'proxy' {
+  const fromEnv = process.env.DISTSYNC_TESTKIT_NETWORK;
+  const kind = requested ?? (fromEnv === undefined || fromEnv === '' ? 'auto' : fromEnv);
+  if (!(NETWORK_KINDS as readonly string[]).includes(kind)) {
+    throw new TestkitError(
+      'BAD_OPTION',
+      `network: expected ${NETWORK_KINDS.join(', ')}, got ${JSON.stringify(kind)}`,
+    );
+  }
+  if (kind === 'auto') return netnsSupport().ok ? 'netns' : 'proxy';
+  return kind as 'netns' | 'proxy';
+}
+
+type CommandWrap = (
+  index: number,
+  command: string,
+  args: readonly string[],
+) => { command: string; args: readonly string[] };
+
+/** The port every node listens on inside its own namespace. */
+const NETNS_PORT = 7401;
+
+/** Peer traffic that cut links dropped: stream bytes (proxy) or IP packets (netns). */
+export interface PeerDrops {
+  readonly count: number;
+  readonly unit: 'bytes' | 'packets';
+}
+
+/** Directed link cuts, whichever network carries the peer traffic. */
+interface PeerLinks {
+  cut(from: number, to: number): void;
+  heal(): void;
+  dropped(): PeerDrops;
+  close(): Promise<void>;
+}
+
+/** Loopback: `proxies.get(\`${from}>${to}\`)` is the link `from` dials `to` through. */
+class ProxyLinks implements PeerLinks {
+  constructor(readonly proxies: ReadonlyMap<string, LinkProxy>) {}
+
+  cut(from: number, to: number): void {
+    // `from` dials `to` through proxy from>to: its forward bytes are from's; and when `to`
+    // dials `from` (through to>from), from's bytes go backward.
+    this.proxies.get(`${from}>${to}`)?.block('forward');
+    this.proxies.get(`${to}>${from}`)?.block('backward');
+  }
+
+  heal(): void {
+    for (const proxy of this.proxies.values()) proxy.heal();
+  }
+
+  dropped(): PeerDrops {
+    let total = 0;
+    for (const proxy of this.proxies.values()) total += proxy.droppedBytes;
+    return { count: total, unit: 'bytes' };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
+  }
+}
+
+class NetnsLinks implements PeerLinks {
+  constructor(readonly network: NetnsNetwork) {}
+
+  cut(from: number, to: number): void {
+    this.network.cut(from, to);
+  }
+
+  heal(): void {
+    this.network.heal();
+  }
+
+  dropped(): PeerDrops {
+    return { count: this.network.droppedPackets(), unit: 'packets' };
+  }
+
+  close(): Promise<void> {
+    this.network.close();
+    return Promise.resolve();
+  }
+}
 
 /** `source`: tsx with the @distsync/source condition (no build needed); `dist`: the built CLI. */
 export type NodeRuntime = 'source' | 'dist';
@@ -39,6 +135,8 @@ export interface ClusterOptions {
   readonly logLevel?: 'info' | 'warn' | 'debug';
   /** The workspace whose apps/node runs (default this one; see scripts/snapshot.sh). */
   readonly nodeRoot?: string;
+  /** The peer network (see `NetworkKind`); default `auto`. */
+  readonly network?: NetworkKind;
   /**
    * Starts every node with `--fault-injection true` (test only), so `setFaults` can shift its
    * clock and fail its disk through `POST /v1/debug/faults`. Default false.
@@ -107,6 +205,8 @@ export async function freePorts(count: number): Promise<number[]> {
 
 interface Member {
   readonly id: string;
+  /** The address it listens on (and is reached at). */
+  readonly host: string;
   readonly port: number;
   readonly url: string;
   readonly dataDir: string;
@@ -117,10 +217,13 @@ interface Member {
 
 export class Cluster {
   readonly rootDir: string;
+  /** The peer network in use. */
+  readonly network: 'netns' | 'proxy';
   readonly #members: Member[];
-  /** proxies.get(`${from}>${to}`): the link `from` dials `to` through. */
-  readonly #proxies: Map<string, LinkProxy>;
+  readonly #links: PeerLinks;
   readonly #command: { command: string; args: readonly string[]; cwd: string };
+  /** Wraps a node's command line (into its namespace, for netns). */
+  readonly #wrap: CommandWrap;
   readonly #nodeArgs: (member: Member) => string[];
   /** Directed links cut now, as `from>to` (index pairs). */
   readonly #cuts = new Set<string>();
@@ -129,33 +232,42 @@ export class Cluster {
 
   private constructor(parts: {
     rootDir: string;
+    network: 'netns' | 'proxy';
     members: Member[];
-    proxies: Map<string, LinkProxy>;
+    links: PeerLinks;
     command: { command: string; args: readonly string[]; cwd: string };
+    wrap: CommandWrap;
     nodeArgs: (member: Member) => string[];
   }) {
     this.rootDir = parts.rootDir;
+    this.network = parts.network;
     this.#members = parts.members;
-    this.#proxies = parts.proxies;
+    this.#links = parts.links;
     this.#command = parts.command;
+    this.#wrap = parts.wrap;
     this.#nodeArgs = parts.nodeArgs;
   }
 
-  /** Creates the data dirs and proxies and starts every node (not yet ready: see `waitReady`). */
+  /** Creates the data dirs and the peer network and starts every node (see `waitReady`). */
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
     const count = options.nodes ?? 3;
     if (!Number.isInteger(count) || count < 1 || count > 9) {
       throw new TestkitError('BAD_OPTION', `nodes: expected 1 to 9, got ${count}`);
     }
+    const network = resolveNetwork(options.network);
+    const command = nodeCommand(options.runtime ?? 'source', options.nodeRoot ?? workspaceRoot());
     const rootDir = makeTempDir('cluster');
     mkdirSync(join(rootDir, 'logs'));
-    const ports = await freePorts(count);
+    const netns = network === 'netns' ? NetnsNetwork.create(count) : undefined;
+    const ports =
+      netns === undefined ? await freePorts(count) : Array<number>(count).fill(NETNS_PORT);
     const members: Member[] = ports.map((port, index) => {
       const id = `n${index + 1}`;
       return {
         id,
+        host: netns?.address(index) ?? '127.0.0.1',
         port,
-        url: `http://127.0.0.1:${port}`,
+        url: `http://${netns?.address(index) ?? '127.0.0.1'}:${port}`,
         dataDir: join(rootDir, id),
         logFile: join(rootDir, 'logs', `${id}.log`),
         process: undefined,
@@ -163,30 +275,35 @@ export class Cluster {
       };
     });
     const proxies = new Map<string, LinkProxy>();
-    for (const from of members.keys()) {
-      for (const to of members.keys()) {
-        if (from === to) continue;
-        const target = members[to];
-        if (target === undefined) continue;
-        proxies.set(
-          `${from}>${to}`,
-          await LinkProxy.start({ from: `n${from + 1}`, to: target.id, targetPort: target.port }),
-        );
+    if (netns === undefined) {
+      for (const from of members.keys()) {
+        for (const to of members.keys()) {
+          const target = members[to];
+          if (from === to || target === undefined) continue;
+          proxies.set(
+            `${from}>${to}`,
+            await LinkProxy.start({ from: `n${from + 1}`, to: target.id, targetPort: target.port }),
+          );
+        }
       }
     }
+    /** Where `from` dials `to`: straight to its namespace address, or through a proxy. */
+    const peerAddress = (from: number, to: number): string => {
+      const target = members[to];
+      if (netns !== undefined) return `${target?.host ?? ''}:${target?.port ?? 0}`;
+      return `127.0.0.1:${proxies.get(`${from}>${to}`)?.port ?? 0}`;
+    };
     const secret = randomBytes(24).toString('hex');
     const nodeArgs = (member: Member): string[] => {
       const self = members.indexOf(member);
       const peers = members
         .map((peer, index) => ({ peer, index }))
         .filter(({ index }) => index !== self)
-        .map(
-          ({ peer, index }) => `${peer.id}=127.0.0.1:${proxies.get(`${self}>${index}`)?.port ?? 0}`,
-        )
+        .map(({ peer, index }) => `${peer.id}=${peerAddress(self, index)}`)
         .join(',');
       return [
         'node',
-        ...['--id', member.id, '--port', String(member.port)],
+        ...['--id', member.id, '--host', member.host, '--port', String(member.port)],
         ...(peers === '' ? [] : ['--peers', peers, '--secret', secret]),
         ...['--data-dir', member.dataDir, '--cluster-id', 'distsync-testkit'],
         ...['--log-level', options.logLevel ?? 'info', '--log-format', 'json'],
@@ -203,9 +320,14 @@ export class Cluster {
     };
     const cluster = new Cluster({
       rootDir,
+      network,
       members,
-      proxies,
-      command: nodeCommand(options.runtime ?? 'source', options.nodeRoot ?? workspaceRoot()),
+      links: netns === undefined ? new ProxyLinks(proxies) : new NetnsLinks(netns),
+      command,
+      wrap:
+        netns === undefined
+          ? (_index, program, args) => ({ command: program, args })
+          : (index, program, args) => netns.wrap(index, program, args),
       nodeArgs,
     });
     for (const index of members.keys()) cluster.start(index);
@@ -254,10 +376,14 @@ export class Cluster {
     const member = this.#member(index);
     if (member.process?.isAlive() === true) return;
     member.paused = false;
+    const line = this.#wrap(index, this.#command.command, [
+      ...this.#command.args,
+      ...this.#nodeArgs(member),
+    ]);
     member.process = startProcess({
       name: member.id,
-      command: this.#command.command,
-      args: [...this.#command.args, ...this.#nodeArgs(member)],
+      command: line.command,
+      args: line.args,
       logFile: member.logFile,
       cwd: this.#command.cwd,
       env: { ...process.env, NODE_ENV: 'production' },
@@ -286,11 +412,10 @@ export class Cluster {
 
   /** Cuts the directed link `from -> to`: whatever `from` sends `to` is dropped. */
   cut(from: number, to: number): void {
+    this.#member(from);
+    this.#member(to);
     this.#cuts.add(`${from}>${to}`);
-    // `from` dials `to` through proxy from>to: its forward bytes are from's; and when `to`
-    // dials `from` (through to>from), from's bytes go backward.
-    this.#proxies.get(`${from}>${to}`)?.block('forward');
-    this.#proxies.get(`${to}>${from}`)?.block('backward');
+    this.#links.cut(from, to);
   }
 
   /** Cuts both directions between every node of `a` and every node of `b`. */
@@ -312,16 +437,18 @@ export class Cluster {
     });
   }
 
-  /** Heals every link (damaged connections are reset, so they reconnect cleanly). */
+  /**
+   * Heals every link (proxy: damaged connections are reset, so they reconnect cleanly; netns:
+   * the streams go on, as on a real network).
+   */
   heal(): void {
     this.#cuts.clear();
-    for (const proxy of this.#proxies.values()) proxy.heal();
+    this.#links.heal();
   }
 
-  droppedBytes(): number {
-    let total = 0;
-    for (const proxy of this.#proxies.values()) total += proxy.droppedBytes;
-    return total;
+  /** What the cut links dropped so far: stream bytes (proxy) or IP packets (netns). */
+  dropped(): PeerDrops {
+    return this.#links.dropped();
   }
 
   /**
@@ -461,7 +588,7 @@ export class Cluster {
         }
       }),
     );
-    await Promise.all([...this.#proxies.values()].map((proxy) => proxy.close()));
+    await this.#links.close();
     if (options.keepDir !== true) removeTempDir(this.rootDir);
   }
 }

@@ -29,23 +29,34 @@ export interface ManagedProcess {
 }
 
 /**
- * Reads `+pid N`, `-pid N`, `+dir P`, `-dir P` lines; when stdin closes (the campaign ended in
- * any way) it SIGCONTs and SIGKILLs the groups and removes the dirs still listed.
+ * Reads `+pid N`, `+net B`, `+dir P` lines (and `-...` to forget one); when stdin closes (the
+ * campaign ended in any way) it SIGCONTs and SIGKILLs the groups, removes the namespace
+ * networks (see netns.ts: bridge B, namespaces Bn1.. and Bs) and the dirs still listed.
  */
 const WATCHDOG_SCRIPT = `
-const groups = new Set(); const dirs = new Set(); let buffer = '';
+const sets = { pid: new Set(), net: new Set(), dir: new Set() }; let buffer = '';
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk) => {
   buffer += chunk;
   for (let at = buffer.indexOf('\\n'); at >= 0; at = buffer.indexOf('\\n')) {
     const line = buffer.slice(0, at); buffer = buffer.slice(at + 1);
-    const set = line.slice(1, 4) === 'pid' ? groups : dirs; const value = line.slice(5);
+    const set = sets[line.slice(1, 4)]; const value = line.slice(5);
+    if (set === undefined) continue;
     if (line[0] === '+') set.add(value); else set.delete(value);
   }
 });
 process.stdin.on('end', () => {
-  for (const pid of groups) { try { process.kill(-Number(pid), 'SIGCONT'); process.kill(-Number(pid), 'SIGKILL'); } catch {} }
-  for (const dir of dirs) { try { require('node:fs').rmSync(dir, { recursive: true, force: true }); } catch {} }
+  const { spawnSync } = require('node:child_process');
+  for (const pid of sets.pid) { try { process.kill(-Number(pid), 'SIGCONT'); process.kill(-Number(pid), 'SIGKILL'); } catch {} }
+  for (const bridge of sets.net) {
+    const listed = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout || '';
+    for (const line of listed.split('\\n')) {
+      const name = line.split(' ')[0];
+      if (name.startsWith(bridge + 'n') || name === bridge + 's') spawnSync('ip', ['netns', 'del', name]);
+    }
+    spawnSync('ip', ['link', 'del', bridge]);
+  }
+  for (const dir of sets.dir) { try { require('node:fs').rmSync(dir, { recursive: true, force: true }); } catch {} }
   process.exit(0);
 });`;
 
@@ -71,6 +82,8 @@ interface Entry {
 
 const running = new Map<number, Entry>();
 const tempDirs = new Set<string>();
+/** Namespace networks (netns.ts) by bridge name, with their synchronous removal. */
+const networks = new Map<string, () => void>();
 let exitHandlerInstalled = false;
 let signalHandlersInstalled = false;
 
@@ -94,6 +107,11 @@ export function cleanupAll(): void {
     tellWatchdog(`-pid ${entry.process.pid}`);
   }
   running.clear();
+  for (const [bridge, remove] of networks) {
+    remove();
+    tellWatchdog(`-net ${bridge}`);
+  }
+  networks.clear();
   for (const dir of tempDirs) {
     rmSync(dir, { recursive: true, force: true });
     tellWatchdog(`-dir ${dir}`);
@@ -125,6 +143,20 @@ export function installSignalHandlers(
       process.exit(128 + SIGNAL_NUMBERS[signal]);
     });
   }
+}
+
+/**
+ * Registers a namespace network (its bridge's name) for removal at cleanup, by `remove` here
+ * or by the watchdog if this process is killed. Returns the unregister function.
+ */
+export function registerNetwork(bridge: string, remove: () => void): () => void {
+  installExitHandler();
+  networks.set(bridge, remove);
+  tellWatchdog(`+net ${bridge}`);
+  return () => {
+    networks.delete(bridge);
+    tellWatchdog(`-net ${bridge}`);
+  };
 }
 
 /** A fresh temp dir, removed at cleanup unless `keep` is called on it. */
