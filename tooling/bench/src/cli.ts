@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './errors.js';
 import { cleanupAll, installCleanupHandlers } from './harness/processes.js';
+import type { SuiteOptions, SuiteOutput } from './harness/suite-report.js';
 import { expandSuites, parseOptions, USAGE } from './options.js';
 import { runCacheSuite } from './suites/cache.js';
 import { runKvGrowthSuite } from './suites/kv-growth.js';
@@ -25,6 +26,19 @@ const SUITES = [
   'queue-growth',
 ] as const;
 
+type SuiteRunner = (options: SuiteOptions) => Promise<SuiteOutput>;
+
+const RUNNERS: Record<(typeof SUITES)[number], SuiteRunner> = {
+  kv: runKvSuite,
+  'kv-value-size': runKvValueSizeSuite,
+  'kv-growth': runKvGrowthSuite,
+  queue: runQueueSuite,
+  locks: runLocksSuite,
+  cache: runCacheSuite,
+  'lock-growth': runLockGrowthSuite,
+  'queue-growth': runQueueGrowthSuite,
+};
+
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
@@ -42,50 +56,10 @@ async function main(): Promise<number> {
       ? join(dirname(fileURLToPath(import.meta.url)), '..', 'results')
       : resolve(options.resultsDir);
   for (const suite of suites) {
-    switch (suite) {
-      case 'kv': {
-        const output = await runKvSuite({ bench: options, resultsDir, log });
-        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
-        break;
-      }
-      case 'kv-value-size': {
-        const output = await runKvValueSizeSuite({ bench: options, resultsDir, log });
-        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
-        break;
-      }
-      case 'kv-growth': {
-        const output = await runKvGrowthSuite({ bench: options, resultsDir, log });
-        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
-        break;
-      }
-      case 'queue': {
-        const output = await runQueueSuite({ bench: options, resultsDir, log });
-        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
-        break;
-      }
-      case 'locks': {
-        const output = await runLocksSuite({ bench: options, resultsDir, log });
-        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
-        break;
-      }
-      case 'lock-growth': {
-        const output = await runLockGrowthSuite({ bench: options, resultsDir, log });
-        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
-        break;
-      }
-      case 'queue-growth': {
-        const output = await runQueueGrowthSuite({ bench: options, resultsDir, log });
-        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
-        break;
-      }
-      case 'cache': {
-        const output = await runCacheSuite({ bench: options, resultsDir, log });
-        process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
-        break;
-      }
-      default:
-        throw new BenchError('UNKNOWN_SUITE', `unknown suite ${suite}`);
-    }
+    const run = RUNNERS[suite as (typeof SUITES)[number]] as SuiteRunner | undefined;
+    if (run === undefined) throw new BenchError('UNKNOWN_SUITE', `unknown suite ${suite}`);
+    const output = await run({ bench: options, resultsDir, log });
+    process.stdout.write(`\n${output.markdown}\n\nresults: ${output.resultsPath}\n`);
   }
   return 0;
 }
