@@ -49,12 +49,30 @@ export function grantable(
   return holders.every((holder) => compatible(holder.mode, waiter.mode));
 }
 
+/** A copy of a record that shares no mutable object with it (copy-on-write of snapshots). */
+export function copyRecord(record: LockRecord): LockRecord {
+  return {
+    holders: record.holders.map((holder) => ({ ...holder })),
+    waiters: record.waiters.map((waiter) => ({ ...waiter })),
+  };
+}
+
+/**
+ * Every change of a record (its holders, its waiters, the record itself) goes through a method
+ * here, which first calls `beforeWrite(name)`: a running incremental snapshot copies the record
+ * then, so it keeps the state of its capture (see `MapSnapshots`).
+ */
 export class LockTable implements WaitForGraph {
   locks: Map<string, LockRecord> = new Map<string, LockRecord>();
+  readonly #beforeWrite: (name: string) => void;
   /** Waiting requests: requestId -> lock name. */
   readonly #waiting = new Map<number, string>();
   /** Per session: the lock names it holds and the requests it waits on. */
   readonly #bySession = new Map<string, { held: Set<string>; waiting: Set<number> }>();
+
+  constructor(beforeWrite: (name: string) => void = () => undefined) {
+    this.#beforeWrite = beforeWrite;
+  }
 
   /** Rebuilds the indexes from `locks` (after a restore). */
   reindex(): void {
@@ -102,11 +120,13 @@ export class LockTable implements WaitForGraph {
   tidy(name: string): void {
     const record = this.locks.get(name);
     if (record?.holders.length === 0 && record.waiters.length === 0) {
+      this.#beforeWrite(name);
       this.locks.delete(name);
     }
   }
 
   addHolder(name: string, holder: Holder): void {
+    this.#beforeWrite(name);
     this.recordOrCreate(name).holders.push(holder);
     this.#session(holder.sessionId).held.add(name);
   }
@@ -115,13 +135,21 @@ export class LockTable implements WaitForGraph {
     const record = this.locks.get(name);
     const at = record?.holders.findIndex((holder) => holder.sessionId === sessionId) ?? -1;
     if (record === undefined || at < 0) return undefined;
+    this.#beforeWrite(name);
     const [removed] = record.holders.splice(at, 1);
     this.#bySession.get(sessionId)?.held.delete(name);
     this.#forget(sessionId);
     return removed;
   }
 
+  /** Changes fields of a holder of `name` (a grant of an upgrade, a hold count). */
+  updateHolder(name: string, holder: Holder, changes: Partial<Omit<Holder, 'sessionId'>>): void {
+    this.#beforeWrite(name);
+    Object.assign(holder, changes);
+  }
+
   enqueue(name: string, waiter: Waiter): void {
+    this.#beforeWrite(name);
     const record = this.recordOrCreate(name);
     // An upgrade goes first: behind a queued exclusive request it would wait for a request that
     // waits for it (the upgrader holds the lock shared), a deadlock of the queue's own making.
@@ -136,6 +164,7 @@ export class LockTable implements WaitForGraph {
     const record = name === undefined ? undefined : this.locks.get(name);
     const at = record?.waiters.findIndex((waiter) => waiter.requestId === requestId) ?? -1;
     if (name === undefined || record === undefined || at < 0) return undefined;
+    this.#beforeWrite(name);
     const [waiter] = record.waiters.splice(at, 1);
     if (waiter === undefined) return undefined;
     this.#waiting.delete(requestId);

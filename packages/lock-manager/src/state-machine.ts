@@ -3,14 +3,12 @@
 // the leader's timer command, upgrades, and deadlock detection on the wait-for graph at every
 // enqueue. Deterministic: no clock, no randomness, every order fixed, so every replica grants,
 // refuses and picks deadlock victims identically at the same log index.
-import { z } from 'zod';
-import type { ApplyContext, StateMachine } from '@distsync/raft';
+import type { ApplyContext, MapSnapshots, StateMachine } from '@distsync/raft';
 import type { LockRefusalCode } from './errors.js';
 import { LockTable, grantable, type Holder, type LockRecord, type Waiter } from './lock-table.js';
 import {
   LOCK_LIST_LIMIT_MAX,
   LockCommandSchema,
-  LockModeSchema,
   LockQuerySchema,
   type LockClientCommand,
   type LockCommand,
@@ -19,7 +17,12 @@ import {
   type LockQuery,
   type LockView,
 } from './messages.js';
-import { decodeJson, encodeJson, fail, ok, type LockResult } from './result.js';
+import { fail, ok, type LockResult } from './result.js';
+import {
+  DEFAULT_SNAPSHOT_SLICE_ROWS,
+  createLockSnapshots,
+  decodeLockSnapshot,
+} from './snapshot.js';
 import { findCycle, youngestRequest } from './wait-for.js';
 
 /** What the lock machine needs of the sessions service (apps/node's `SessionDirectory` fits). */
@@ -100,35 +103,12 @@ export interface LockStateMachine extends StateMachine<LockCommand, LockQuery, L
 export interface LockStateMachineOptions {
   readonly sessions: LockSessions;
   readonly limits?: Partial<LockLimits>;
+  /**
+   * Locks serialized per slice of an incremental snapshot (`beginSnapshot`). Default 500 (a few
+   * milliseconds); tests set 1 to interleave commands with every row.
+   */
+  readonly snapshotSliceRows?: number;
 }
-
-const HolderSchema = z.object({
-  sessionId: z.string(),
-  mode: LockModeSchema,
-  token: z.number(),
-  sinceMs: z.number(),
-  holdCount: z.number(),
-  reentrant: z.boolean(),
-  requestId: z.number(),
-  viaUpgrade: z.boolean(),
-});
-const WaiterSchema = z.object({
-  requestId: z.number(),
-  sessionId: z.string(),
-  mode: LockModeSchema,
-  sinceMs: z.number(),
-  deadlineMs: z.number(),
-  reentrant: z.boolean(),
-  upgrade: z.boolean(),
-});
-const SnapshotSchema = z.object({
-  locks: z.array(
-    z.tuple([
-      z.string(),
-      z.object({ holders: z.array(HolderSchema), waiters: z.array(WaiterSchema) }),
-    ]),
-  ),
-});
 
 function validateLimits(limits: LockLimits): void {
   for (const [key, value] of Object.entries(limits)) {
@@ -142,11 +122,18 @@ function validateLimits(limits: LockLimits): void {
 export function createLockStateMachine(options: LockStateMachineOptions): LockStateMachine {
   const limits: LockLimits = { ...DEFAULT_LOCK_LIMITS, ...options.limits };
   validateLimits(limits);
-  return new LockMachine(options.sessions, limits).api();
+  const sliceRows = options.snapshotSliceRows ?? DEFAULT_SNAPSHOT_SLICE_ROWS;
+  if (!Number.isInteger(sliceRows) || sliceRows < 1) {
+    throw new RangeError(`snapshotSliceRows must be a positive integer (got ${String(sliceRows)})`);
+  }
+  return new LockMachine(options.sessions, limits, sliceRows).api();
 }
 
 class LockMachine {
-  table = new LockTable();
+  // Snapshots are taken in slices while apply goes on: the table calls beforeWrite(name) before
+  // each change of a lock's record, which copies the record for the running snapshot jobs.
+  readonly #snapshots: MapSnapshots<string, LockRecord>;
+  table: LockTable;
   readonly #listeners = new Set<(event: LockEvent) => void>();
   readonly #outcomes = new Map<number, LockResult<LockGrant>>();
   #deadlocks = 0;
@@ -155,9 +142,18 @@ class LockMachine {
   constructor(
     readonly sessions: LockSessions,
     readonly limits: LockLimits,
+    sliceRows: number,
   ) {
+    this.#snapshots = createLockSnapshots(() => this.table.locks, sliceRows);
+    this.table = this.newTable();
     sessions.onEnded((sessionId, reason, context) => {
       this.endSession(sessionId, reason, context);
+    });
+  }
+
+  newTable(): LockTable {
+    return new LockTable((name) => {
+      this.#snapshots.beforeWrite(name);
     });
   }
 
@@ -256,7 +252,7 @@ class LockMachine {
         `maxHoldCount (${this.limits.maxHoldCount}) reached for ${request.name}`,
       );
     }
-    held.holdCount += 1;
+    this.table.updateHolder(request.name, held, { holdCount: held.holdCount + 1 });
     return ok({
       token: held.token,
       mode: held.mode,
@@ -359,7 +355,7 @@ class LockMachine {
       upgrade: true,
     };
     if (grantable(request, record.holders)) {
-      Object.assign(held, {
+      this.table.updateHolder(name, held, {
         mode: 'exclusive',
         token: context.index,
         sinceMs: context.timeMs,
@@ -399,7 +395,7 @@ class LockMachine {
       );
     }
     if (holder.holdCount > 1) {
-      holder.holdCount -= 1;
+      this.table.updateHolder(name, holder, { holdCount: holder.holdCount - 1 });
       return ok({ released: true, holdCount: holder.holdCount });
     }
     this.dropHolder(name, sessionId);
@@ -456,7 +452,7 @@ class LockMachine {
       if (holder?.requestId !== requestId) continue;
       if (holder.viaUpgrade) {
         // The upgrade was given up: back to the shared hold the session had before it.
-        Object.assign(holder, { mode: 'shared', viaUpgrade: false });
+        this.table.updateHolder(name, holder, { mode: 'shared', viaUpgrade: false });
         this.grantWaiters(name, context);
         return ok({ cancelled: false, released: false, downgraded: true });
       }
@@ -480,7 +476,7 @@ class LockMachine {
         ? record.holders.find((holder) => holder.sessionId === head.sessionId)
         : undefined;
       if (current !== undefined) {
-        Object.assign(current, {
+        this.table.updateHolder(name, current, {
           mode: 'exclusive',
           token: context.index,
           sinceMs: context.timeMs,
@@ -640,25 +636,10 @@ class LockMachine {
     return { state: 'unknown' };
   }
 
-  snapshot(): Uint8Array {
-    // Sorted by name: every replica's snapshot of the same state is the same bytes.
-    const locks = [...this.table.locks.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, record]) => [
-        name,
-        {
-          // Fields in schema order, so a restored replica's snapshot is the same bytes.
-          holders: record.holders.map((holder) => HolderSchema.parse(holder)),
-          waiters: record.waiters.map((waiter) => WaiterSchema.parse(waiter)),
-        },
-      ]);
-    return encodeJson({ locks });
-  }
-
   restore(bytes: Uint8Array): void {
-    const parsed = SnapshotSchema.parse(decodeJson(bytes));
-    const table = new LockTable();
-    table.locks = new Map(parsed.locks);
+    const locks = decodeLockSnapshot(bytes);
+    const table = this.newTable();
+    table.locks = locks;
     table.reindex();
     this.table = table;
     this.emit({ type: 'restored' });
@@ -671,7 +652,8 @@ class LockMachine {
       querySchema: LockQuerySchema,
       apply: (command, context) => this.apply(command, context),
       query: (request) => this.query(request),
-      snapshot: () => this.snapshot(),
+      snapshot: () => this.#snapshots.now(),
+      beginSnapshot: () => this.#snapshots.begin(),
       restore: (bytes) => {
         this.restore(bytes);
       },

@@ -1,5 +1,7 @@
 // Test helpers (not exported from the package): a sessions directory whose sessions a test ends
-// by hand, and a driver that applies commands at increasing log indexes and times.
+// by hand, a driver that applies commands at increasing log indexes and times, and random
+// histories for snapshot properties.
+import fc from 'fast-check';
 import { z } from 'zod';
 import type { ApplyContext, StateMachine } from '@distsync/raft';
 import {
@@ -43,11 +45,20 @@ export class Driver {
   index = 0;
   timeMs = 1000;
 
-  constructor(options: { sessions?: readonly string[]; limits?: Partial<LockLimits> } = {}) {
+  constructor(
+    options: {
+      sessions?: readonly string[];
+      limits?: Partial<LockLimits>;
+      snapshotSliceRows?: number;
+    } = {},
+  ) {
     for (const id of options.sessions ?? ['a', 'b', 'c', 'd', 'e']) this.sessions.live.add(id);
     this.machine = createLockStateMachine({
       sessions: this.sessions,
       ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.snapshotSliceRows === undefined
+        ? {}
+        : { snapshotSliceRows: options.snapshotSliceRows }),
     });
     this.machine.onEvent((event) => this.events.push(event));
   }
@@ -204,3 +215,137 @@ const SessionCommandSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('expire'), nowMs: z.number() }),
 ]);
 type SessionCommand = z.infer<typeof SessionCommandSchema>;
+
+/** One step of a random history for snapshot properties (indexes into the lists below). */
+export type HistoryStep =
+  | {
+      kind: 'acquire';
+      session: number;
+      lock: number;
+      shared: boolean;
+      reentrant: boolean;
+      timeoutMs: number;
+    }
+  | { kind: 'release' | 'upgrade' | 'end' | 'revive'; session: number; lock: number }
+  | { kind: 'cancel'; session: number; back: number }
+  | { kind: 'advance'; ms: number };
+
+export const HISTORY_SESSIONS = ['s0', 's1', 's2', 's3', 's4'];
+export const HISTORY_LOCKS = ['L0', 'L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7'];
+
+/** Random steps: acquires (shared, reentrant, queued or try), releases, upgrades, cancels,
+ * timeouts, session ends and new sessions of the same name, so records change every way. */
+export const historyStep: fc.Arbitrary<HistoryStep> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('acquire' as const),
+      session: fc.nat(HISTORY_SESSIONS.length - 1),
+      lock: fc.nat(HISTORY_LOCKS.length - 1),
+      shared: fc.boolean(),
+      reentrant: fc.boolean(),
+      timeoutMs: fc.constantFrom(0, 500, 5000),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constantFrom(
+        'release' as const,
+        'upgrade' as const,
+        'end' as const,
+        'revive' as const,
+      ),
+      session: fc.nat(HISTORY_SESSIONS.length - 1),
+      lock: fc.nat(HISTORY_LOCKS.length - 1),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('cancel' as const),
+      session: fc.nat(HISTORY_SESSIONS.length - 1),
+      back: fc.nat(10),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('advance' as const),
+      ms: fc.integer({ min: 1, max: 800 }),
+    }),
+  },
+);
+
+/** Applies one history step (a step that makes no sense now is refused by the machine, as a
+ * client's would be). */
+export function applyStep(driver: Driver, step: HistoryStep): void {
+  if (step.kind === 'advance') {
+    driver.advance(step.ms);
+    return;
+  }
+  const sessionId = HISTORY_SESSIONS[step.session] ?? '';
+  switch (step.kind) {
+    case 'acquire':
+      driver.acquire(HISTORY_LOCKS[step.lock] ?? '', sessionId, {
+        mode: step.shared ? 'shared' : 'exclusive',
+        reentrant: step.reentrant,
+        timeoutMs: step.timeoutMs,
+      });
+      return;
+    case 'release':
+      driver.release(HISTORY_LOCKS[step.lock] ?? '', sessionId);
+      return;
+    case 'upgrade':
+      driver.apply({
+        op: 'upgrade',
+        name: HISTORY_LOCKS[step.lock] ?? '',
+        sessionId,
+        timeoutMs: 300,
+      });
+      return;
+    case 'cancel':
+      // A recent request of this session (the index of a recent entry), waiting or granted.
+      driver.apply({ op: 'cancel', requestId: Math.max(1, driver.index - step.back), sessionId });
+      return;
+    case 'end':
+      if (driver.sessions.isLive(sessionId)) driver.endSession(sessionId);
+      return;
+    case 'revive':
+      driver.sessions.live.add(sessionId);
+      return;
+  }
+}
+
+/**
+ * The snapshot property: after `before`, a snapshot begun with `sliceRows` rows per slice while
+ * the steps of `between[i]` run before slice i+1 is the synchronous snapshot of the capture point
+ * and restores to a machine with the same snapshot. Throws (an expect) when it does not hold.
+ */
+export function checkSnapshotDuringHistory(
+  before: readonly HistoryStep[],
+  between: readonly (readonly HistoryStep[])[],
+  sliceRows: number,
+): void {
+  const driver = new Driver({ sessions: HISTORY_SESSIONS, snapshotSliceRows: sliceRows });
+  for (const step of before) applyStep(driver, step);
+  const expected = driver.machine.snapshot();
+  const job = driver.machine.beginSnapshot?.();
+  if (job === undefined) throw new Error('no beginSnapshot');
+  let bytes: Uint8Array | undefined;
+  for (let slice = 0; bytes === undefined; slice++) {
+    for (const step of between[slice % between.length] ?? []) applyStep(driver, step);
+    bytes = job.next();
+  }
+  const decoder = new TextDecoder();
+  if (decoder.decode(bytes) !== decoder.decode(expected)) {
+    throw new Error(
+      `snapshot differs from the capture point:\n${decoder.decode(bytes)}\n---\n${decoder.decode(expected)}`,
+    );
+  }
+  const copy = new Driver({ sessions: HISTORY_SESSIONS });
+  copy.machine.restore(bytes);
+  if (decoder.decode(copy.machine.snapshot()) !== decoder.decode(expected)) {
+    throw new Error('a restored machine snapshots other bytes');
+  }
+}
