@@ -436,6 +436,55 @@ describe('snapshots and request status', () => {
     expect(copy.machine.snapshot()).toEqual(driver.machine.snapshot());
   });
 
+  it('restores a snapshot of the earlier format (one JSON object) and goes on from it', () => {
+    // Proves a node upgraded from an old snapshot starts: the format written before JSON lines,
+    // as the earlier code wrote it for this state, restores to the same table.
+    const driver = new Driver();
+    driver.acquire('L', 'a', { mode: 'shared', reentrant: true });
+    driver.acquire('L', 'b', { mode: 'shared' });
+    driver.acquire('L', 'c', { timeoutMs: 5000 });
+    driver.acquire('K', 'd');
+    // The bytes the earlier code's snapshot() wrote for this state (commit da57ccd).
+    const legacy =
+      '{"locks":[["K",{"holders":[{"sessionId":"d","mode":"exclusive","token":4,"sinceMs":1000,' +
+      '"holdCount":1,"reentrant":false,"requestId":4,"viaUpgrade":false}],"waiters":[]}],["L",' +
+      '{"holders":[{"sessionId":"a","mode":"shared","token":1,"sinceMs":1000,"holdCount":1,' +
+      '"reentrant":true,"requestId":1,"viaUpgrade":false},{"sessionId":"b","mode":"shared",' +
+      '"token":2,"sinceMs":1000,"holdCount":1,"reentrant":false,"requestId":2,' +
+      '"viaUpgrade":false}],"waiters":[{"requestId":3,"sessionId":"c","mode":"exclusive",' +
+      '"sinceMs":1000,"deadlineMs":6000,"reentrant":false,"upgrade":false}]}]]}';
+    const copy = new Driver();
+    copy.index = driver.index;
+    copy.machine.restore(new TextEncoder().encode(legacy));
+    expect(copy.machine.snapshot()).toEqual(driver.machine.snapshot());
+    for (const target of [driver, copy]) {
+      target.release('L', 'a');
+      target.release('L', 'b');
+    }
+    expect(copy.holders('L')).toEqual(['c:exclusive']);
+    expect(copy.machine.snapshot()).toEqual(driver.machine.snapshot());
+  });
+
+  it('refuses a snapshot with an unknown header or a bad row as BAD_SNAPSHOT', () => {
+    const machine = new Driver().machine;
+    const bytes = (...lines: string[]) => new TextEncoder().encode(lines.join('\n') + '\n');
+    expect(() => {
+      machine.restore(bytes('{"format":"lock-lines","version":2}'));
+    }).toThrow(expect.objectContaining({ code: 'BAD_SNAPSHOT' }));
+    expect(() => {
+      machine.restore(bytes('{"format":"lock-lines","version":1}', '["L",{"holders":[{}]}]'));
+    }).toThrow(/line 2 is not a \[name, \{holders, waiters\}\] row/);
+    expect(() => {
+      machine.restore(
+        bytes(
+          '{"format":"lock-lines","version":1}',
+          '["L",{"holders":[],"waiters":[]}]',
+          '["L",{"holders":[],"waiters":[]}]',
+        ),
+      );
+    }).toThrow(/repeats lock "L"/);
+  });
+
   it('tells a late waiter the outcome of its request and forgets the oldest beyond the bound', () => {
     // Proves requestStatus: waiting, done (granted or refused), unknown after eviction.
     const driver = new Driver({ limits: { recentOutcomes: 1 } });
