@@ -42,7 +42,7 @@ function injectStaleRead(ops: readonly RegisterOperation[]): RegisterOperation |
 }
 
 describe('kv campaign on a real cluster (CI)', () => {
-  it('every workload passes its checkers while leaders are killed and isolated and disks fail (EIO kills a node, ENOSPC stalls one), and a stale read injected into the kv history is caught', async () => {
+  it('every workload passes its checkers while leaders are killed and isolated, clocks step and disks fail (EIO kills a node, ENOSPC stalls one), and a stale read injected into the kv history is caught', async () => {
     const workload = new KvWorkload({ keys: 4, clients: 3 });
     const report = await runCampaign({
       workloads: [
@@ -60,9 +60,11 @@ describe('kv campaign on a real cluster (CI)', () => {
         }),
       ],
       // The EIO first: its node dies and restarts (8-14 s from source) while time is left.
-      nemeses: ['disk-eio', 'partition-leader', 'disk-enospc', 'kill-leader'],
+      // Then followers' clocks step (up to ±2 s; one that leads by the heal keeps its offset,
+      // since a leader's clock cannot step), before the leader is isolated and killed.
+      nemeses: ['disk-eio', 'clock-offset', 'partition-leader', 'disk-enospc', 'kill-leader'],
       rotateNemeses: true,
-      timeMs: 37_000,
+      timeMs: 43_000,
       seed: 42,
       quietMs: [1000, 2000],
       holdMs: [2500, 3500],
@@ -70,7 +72,13 @@ describe('kv campaign on a real cluster (CI)', () => {
     // The harness: every fault ran, clients got through, nothing crashed, everything cleaned up.
     expect(report.findings).toEqual([]);
     expect(report.faults.map((fault) => fault.kind)).toEqual(
-      expect.arrayContaining(['disk-eio', 'partition-leader', 'disk-enospc', 'kill-leader']),
+      expect.arrayContaining([
+        'disk-eio',
+        'clock-offset',
+        'partition-leader',
+        'disk-enospc',
+        'kill-leader',
+      ]),
     );
     // The EIO itself ended the node (not the harness's kill -9 fallback).
     const eio = report.faults.find((fault) => fault.kind === 'disk-eio');
