@@ -33,7 +33,7 @@ export interface CampaignOptions {
   readonly rotateNemeses?: boolean;
   /** clock-offset draws offsets in [-max, max] ms; default 2000. */
   readonly clockOffsetMsMax?: number;
-  /** clock-skew draws rates in [1 - max, 1 + max]; default 0.2. */
+  /** clock-skew draws rates in [1 - max, 1 + max]; default 0.01 (the drift bound leases assume). */
   readonly clockRateDeviationMax?: number;
   /** Progress lines; default none. */
   readonly log?: (line: string) => void;

@@ -30,7 +30,7 @@ const USAGE = `usage: pnpm verify [options]
   --quiet-ms <min,max>      quiet time between faults; default 2000,4000
   --hold-ms <min,max>       how long a fault is held; default 3000,6000
   --clock-offset-ms <n>     clock-offset draws offsets in [-n, n] ms; default 2000
-  --clock-rate-deviation <d>  clock-skew draws rates in [1-d, 1+d]; default 0.2 (at most 0.5)
+  --clock-rate-deviation <d>  clock-skew draws rates in [1-d, 1+d]; default 0.01 (at most 0.5)
   --tick-ms <n>, --election-ticks <n>   the nodes' Raft timing (default 50 and 10)`;
 
 function rangeOption(name: string, text: string | undefined): [number, number] | undefined {

@@ -95,7 +95,7 @@ export interface NemesisOptions {
   readonly rotate?: boolean;
   /** clock-offset draws offsets in [-max, max] ms; default 2000. */
   readonly clockOffsetMsMax?: number;
-  /** clock-skew draws rates in [1 - max, 1 + max]; default 0.2 (at most 0.5). */
+  /** clock-skew draws rates in [1 - max, 1 + max]; default 0.01 (at most 0.5). */
   readonly clockRateDeviationMax?: number;
 }
 
