@@ -58,7 +58,7 @@ export {
   refusal,
   utf8Length,
 } from './state-machine.js';
-export { MapSnapshots } from './node/map-snapshots.js';
+export { ConcatJob, MapSnapshots, runToEnd } from './node/map-snapshots.js';
 export type { MapSnapshotOptions, RowEncoder } from './node/map-snapshots.js';
 export { RaftNode } from './node/raft-node.js';
 export type {

@@ -221,6 +221,13 @@ describe('MapSnapshots with mutable values and a key order', () => {
             const other = random % (index + 1);
             [keys[index], keys[other]] = [keys[other]!, keys[index]!];
           }
+          // Also keys in order already, or in order but for one pair (the scan's two ends).
+          if (seed % 3 === 0) keys.sort(compare);
+          if (seed % 3 === 1 && length > 1) {
+            keys.sort(compare);
+            const at = seed % (length - 1);
+            [keys[at], keys[at + 1]] = [keys[at + 1]!, keys[at]!];
+          }
           const job = new SortJob([...keys], compare);
           let sorted: string[] | undefined;
           let calls = 0;
@@ -229,7 +236,7 @@ describe('MapSnapshots with mutable values and a key order', () => {
             calls += 1;
           }
           expect(sorted).toEqual([...keys].sort(compare));
-          if (length > 1024 && budget < 1000) expect(calls).toBeGreaterThan(1);
+          if (length > 1024 && budget < 1000 && seed % 3 !== 0) expect(calls).toBeGreaterThan(1);
         },
       ),
       { numRuns: 60 },

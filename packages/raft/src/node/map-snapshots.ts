@@ -146,13 +146,17 @@ const SORT_MOVES_PER_ROW = 10;
 const SORT_RUN = 1024;
 
 /**
- * A stable bottom-up merge sort done a bounded number of element moves per `next()`: sorted runs
- * of `SORT_RUN` first, then merge passes of doubling width between two buffers. The result is
- * the same as a full sort with `compare` (for distinct keys), however it was sliced.
+ * A stable bottom-up merge sort done a bounded number of element moves per `next()`: a scan that
+ * stops at once for keys already in order (a map filled in key order, as queue messages by seq),
+ * else sorted runs of `SORT_RUN`, then merge passes of doubling width between two buffers. The
+ * result is the same as a full sort with `compare` (for distinct keys), however it was sliced.
  */
 export class SortJob<K> {
   #from: K[];
-  #to: K[];
+  /** The second buffer, allocated at the first merge (not during the capture's turn). */
+  #to: K[] | undefined;
+  /** Keys known to be in order from the start (the scan), or -1 once a pair was out of order. */
+  #ordered = 0;
   readonly #compare: (a: K, b: K) => number;
   readonly #length: number;
   #runStart = 0;
@@ -163,7 +167,6 @@ export class SortJob<K> {
 
   constructor(keys: K[], compare: (a: K, b: K) => number) {
     this.#from = keys;
-    this.#to = new Array<K>(keys.length);
     this.#compare = compare;
     this.#length = keys.length;
   }
@@ -171,6 +174,19 @@ export class SortJob<K> {
   /** Moves up to about `budget` elements; the sorted keys once done, else undefined. */
   next(budget: number): K[] | undefined {
     let left = Math.max(1, budget);
+    while (this.#ordered >= 0 && this.#ordered < this.#length - 1) {
+      if (left <= 0) return undefined;
+      const stop = Math.min(this.#length - 1, this.#ordered + left);
+      left -= stop - this.#ordered;
+      for (; this.#ordered < stop; this.#ordered++) {
+        const at = this.#ordered;
+        if (this.#compare(this.#from[at] as K, this.#from[at + 1] as K) > 0) {
+          this.#ordered = -1;
+          break;
+        }
+      }
+    }
+    if (this.#ordered >= 0) return this.#from;
     while (this.#runStart < this.#length) {
       if (left <= 0) return undefined;
       const end = Math.min(this.#length, this.#runStart + SORT_RUN);
@@ -183,6 +199,7 @@ export class SortJob<K> {
       this.#runStart = end;
     }
     while (this.#width < this.#length) {
+      this.#to ??= new Array<K>(this.#length);
       if (this.#pairStart >= this.#length) {
         [this.#from, this.#to] = [this.#to, this.#from];
         this.#width *= 2;
