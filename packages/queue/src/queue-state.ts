@@ -1,9 +1,10 @@
 // One queue's replicated state: its messages by sequence number, the ready lists per partition
 // and priority, dedup memory and counters. Pure data plus small operations; the machine
 // (state-machine.ts) owns timers, consumers and the cross-queue moves.
+import { encodeJsonLines, MapSnapshots } from '@distsync/raft';
 import { HashRing } from './hash.js';
 import type { QueueOptions } from './options.js';
-import { RateWindow, SeqList } from './structures.js';
+import { copyMessage, RateWindow, SeqList } from './structures.js';
 
 export const PRIORITY_LEVELS = 10;
 
@@ -73,6 +74,14 @@ export function zeroCounters(): QueueCounters {
   };
 }
 
+/** Messages per slice of a snapshot by default: a message row is a few hundred bytes. */
+export const DEFAULT_SNAPSHOT_SLICE_ROWS = 500;
+
+/**
+ * Every change of a stored message or of the dedup memory goes through `willChange(message)`
+ * (or a method here that calls it), so incremental snapshots (`messageSnapshots`,
+ * `dedupSnapshots`) copy what they have not written yet first and keep the state of their capture.
+ */
 export class QueueState {
   readonly name: string;
   readonly options: QueueOptions;
@@ -94,8 +103,29 @@ export class QueueState {
   receiveCursor = 0;
   inFlight = 0;
   delayed = 0;
+  /** Snapshots of `messages` in seq order, a slice at a time (see snapshot.ts). */
+  readonly messageSnapshots: MapSnapshots<number, StoredMessage>;
+  /** Snapshots of `dedup` in its (expiry) order, a slice at a time. */
+  readonly dedupSnapshots: MapSnapshots<string, number>;
 
-  constructor(input: { name: string; options: QueueOptions; createdAtMs: number }) {
+  constructor(input: {
+    name: string;
+    options: QueueOptions;
+    createdAtMs: number;
+    /** Messages per slice of a snapshot (dedup ids: four times as many). */
+    snapshotSliceRows?: number;
+  }) {
+    const sliceRows = input.snapshotSliceRows ?? DEFAULT_SNAPSHOT_SLICE_ROWS;
+    this.messageSnapshots = new MapSnapshots(() => this.messages, {
+      encodeRows: (rows) => encodeJsonLines(rows.map(([, message]) => message)),
+      copyValue: copyMessage,
+      compareKeys: (a, b) => a - b,
+      sliceRows,
+    });
+    this.dedupSnapshots = new MapSnapshots(() => this.dedup, {
+      encodeRows: encodeJsonLines,
+      sliceRows: sliceRows * 4,
+    });
     this.name = input.name;
     this.options = input.options;
     this.createdAtMs = input.createdAtMs;
@@ -123,13 +153,20 @@ export class QueueState {
     return until !== undefined && until > timeMs;
   }
 
+  /** Call before changing a stored message of this queue in place or removing it. */
+  willChange(message: StoredMessage): void {
+    this.messageSnapshots.beforeWrite(message.seq);
+  }
+
   remember(id: string, input: { timeMs: number; maxIds: number }): void {
     if (this.options.dedupWindowMs === 0) return;
+    this.dedupSnapshots.beforeWrite(id);
     this.dedup.delete(id);
     this.dedup.set(id, input.timeMs + this.options.dedupWindowMs);
     while (this.dedup.size > input.maxIds) {
       const oldest = this.dedup.keys().next();
       if (oldest.done === true) break;
+      this.dedupSnapshots.beforeWrite(oldest.value);
       this.dedup.delete(oldest.value);
     }
   }
@@ -138,11 +175,13 @@ export class QueueState {
   pruneDedup(timeMs: number): void {
     for (const [id, until] of this.dedup) {
       if (until > timeMs) break;
+      this.dedupSnapshots.beforeWrite(id);
       this.dedup.delete(id);
     }
   }
 
   makeReady(message: StoredMessage): void {
+    this.willChange(message);
     message.state = 'ready';
     message.lease = undefined;
     this.ready[message.partition]?.[message.priority]?.insert(message.seq);
@@ -170,6 +209,7 @@ export class QueueState {
 
   /** Removes a message wherever it is (ack, purge, a move to the dead-letter queue). */
   remove(message: StoredMessage): void {
+    this.willChange(message);
     if (message.state === 'ready') {
       this.ready[message.partition]?.[message.priority]?.remove(message.seq);
       this.readyByPriority[message.priority] = (this.readyByPriority[message.priority] ?? 1) - 1;

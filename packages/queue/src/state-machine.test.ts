@@ -465,4 +465,106 @@ describe('queue state machine: snapshots', () => {
     expect(run(copy, 10, next)).toEqual(run(original, 10, next));
     expect(copy.nextDeadline?.()).toBe(original.nextDeadline?.());
   });
+
+  it('restores a snapshot of the earlier format (one JSON object) and goes on from it', () => {
+    // Proves a node upgraded from an old snapshot starts: the bytes the earlier code's snapshot()
+    // wrote (commit da57ccd) after these commands restore to the same state.
+    const legacy =
+      '{"version":1,"nextSeq":5,"lastTimeMs":20160,"queues":[{"name":"q","options":{"partit' +
+      'ions":2,"visibilityTimeoutMs":100,"maxDeliveries":1,"maxMessageBytes":262144,"maxLen' +
+      'gth":100000,"dedupWindowMs":300000},"createdAtMs":20040,"spreadCursor":0,"receiveCur' +
+      'sor":0,"counters":{"enqueued":3,"duplicates":0,"delivered":2,"acked":0,"nacked":1,"e' +
+      'xpired":0,"deadLettered":1,"redriven":0,"purged":0},"rates":[[[20],[3]],[[20],[2]],[' +
+      '[],[]]],"dedup":[["a",320040],["b",320040],["c",320040]],"messages":[{"seq":2,"id":"' +
+      'b","body":2,"headers":{},"priority":4,"partition":0,"bytes":6,"enqueuedAtMs":20040,"' +
+      'state":"inflight","availableAtMs":20040,"deliveries":1,"history":[],"lease":{"delive' +
+      'ry":1,"deliveredAtMs":20080,"expiresAtMs":20180}},{"seq":3,"id":"c","body":3,"header' +
+      's":{},"priority":0,"partition":1,"bytes":6,"enqueuedAtMs":20040,"state":"delayed","a' +
+      'vailableAtMs":20240,"deliveries":0,"history":[]}]},{"name":"q.dlq","options":{"parti' +
+      'tions":2,"visibilityTimeoutMs":100,"maxDeliveries":0,"maxMessageBytes":262144,"maxLe' +
+      'ngth":9007199254740991,"dedupWindowMs":0},"createdAtMs":20160,"spreadCursor":0,"rece' +
+      'iveCursor":0,"counters":{"enqueued":1,"duplicates":0,"delivered":0,"acked":0,"nacked' +
+      '":0,"expired":0,"deadLettered":0,"redriven":0,"purged":0},"rates":[[[20],[1]],[[],[]' +
+      '],[[],[]]],"dedup":[],"messages":[{"seq":4,"id":"a","key":"k","body":1,"headers":{},' +
+      '"priority":0,"partition":1,"bytes":6,"enqueuedAtMs":20160,"state":"ready","available' +
+      'AtMs":20160,"deliveries":0,"history":[{"delivery":1,"deliveredAtMs":20120,"outcome":' +
+      '"rejected","atMs":20160}],"deadLetter":{"sourceQueue":"q","reason":"rejected","atMs"' +
+      ':20160}}]}]}';
+    const options = { defaults: { visibilityTimeoutMs: 100, maxDeliveries: 1, partitions: 2 } };
+    const original = createQueueStateMachine(options);
+    let index = 0;
+    const apply = (machine: QueueStateMachine, command: QueueCommand, at = index) =>
+      machine.apply(command, { index: at, term: 1, timeMs: 20_000 + at * 40, clientId: undefined });
+    const step = (command: QueueCommand) => apply(original, command, ++index);
+    step({
+      op: 'sendBatch',
+      queue: 'q',
+      messages: [
+        { id: 'a', body: 1, key: 'k' },
+        { id: 'b', body: 2, priority: 4 },
+        { id: 'c', body: 3, delayMs: 200 },
+      ],
+    });
+    step({ op: 'receive', queue: 'q', max: 1 });
+    const received = step({ op: 'receive', queue: 'q', max: 1 });
+    const receipt = (received as { value: { messages: { receipt: string }[] } }).value.messages[0]!
+      .receipt;
+    step({ op: 'nack', receipt, requeue: false });
+    const copy = createQueueStateMachine(options);
+    copy.restore(new TextEncoder().encode(legacy));
+    expect(new TextDecoder().decode(copy.snapshot())).toBe(
+      new TextDecoder().decode(original.snapshot()),
+    );
+    const next: QueueCommand[] = [
+      { op: 'tick', nowMs: 0 },
+      { op: 'receive', queue: 'q', max: 5 },
+      { op: 'receive', queue: 'q.dlq', max: 5 },
+      { op: 'redrive', queue: 'q' },
+      { op: 'send', queue: 'q', message: { id: 'a', body: 9 } },
+    ];
+    const results = (machine: QueueStateMachine) =>
+      next.map((command, offset) => apply(machine, command, 10 + offset * 3));
+    expect(results(copy)).toEqual(results(original));
+    expect(copy.nextDeadline?.()).toBe(original.nextDeadline?.());
+  });
+
+  it('refuses a snapshot with an unknown header or a cut-off queue as BAD_SNAPSHOT', () => {
+    const machine = createQueueStateMachine();
+    const bytes = (...lines: string[]) => new TextEncoder().encode(lines.join('\n') + '\n');
+    expect(() => {
+      machine.restore(bytes('{"format":"queue-lines","version":2,"nextSeq":1,"lastTimeMs":0}'));
+    }).toThrow(expect.objectContaining({ code: 'BAD_SNAPSHOT' }));
+    const header = '{"format":"queue-lines","version":1,"nextSeq":1,"lastTimeMs":0}';
+    expect(() => {
+      machine.restore(bytes(header, '{"name":"q"}'));
+    }).toThrow(/line 2 is not a queue line/);
+    const line = JSON.stringify({
+      name: 'q',
+      options: {
+        partitions: 1,
+        visibilityTimeoutMs: 1,
+        maxDeliveries: 1,
+        maxMessageBytes: 1,
+        maxLength: 1,
+        dedupWindowMs: 1,
+      },
+      createdAtMs: 0,
+      spreadCursor: 0,
+      receiveCursor: 0,
+      counters: {},
+      rates: [
+        [[], []],
+        [[], []],
+        [[], []],
+      ],
+      dedup: 1,
+      messages: 0,
+    });
+    expect(() => {
+      machine.restore(bytes(header, line));
+    }).toThrow(/ends inside a queue/);
+    expect(() => {
+      machine.restore(bytes(header, line, '{"id":"x"}'));
+    }).toThrow(/line 3 is not an \[id, untilMs\] dedup row/);
+  });
 });

@@ -1,4 +1,15 @@
 // Small deterministic containers the queue machine is built from.
+import type { StoredMessage } from './queue-state.js';
+
+/**
+ * A copy of a message that shares no mutable part with it (its history, its lease), for the
+ * copy-on-write of incremental snapshots. Keys keep their order, so it serializes the same.
+ */
+export function copyMessage(message: StoredMessage): StoredMessage {
+  const copy = { ...message, history: [...message.history] };
+  if (message.lease !== undefined) copy.lease = { ...message.lease };
+  return copy;
+}
 
 /**
  * Message sequence numbers in ascending order, taken from the front. New sends append (their seq
