@@ -1,10 +1,13 @@
 // Helpers for the multi-process tests: free ports, node processes run from source through tsx,
-// bounded polling (never sleeps as synchronisation), and cleanup that kills every child.
-import { spawn, type ChildProcess } from 'node:child_process';
+// bounded polling (never sleeps as synchronisation), and cleanup that kills every child. Other
+// apps' tests (the demo's) import them as `@distsync/node/testing`: an export with only the
+// `@distsync/source` condition, so it resolves in tests and tsx and is never built or shipped.
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 export const APP_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -26,7 +29,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-function canBind(port: number): Promise<boolean> {
+/** Whether a loopback port can be bound (so nothing listens on it any more). */
+export function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => {
@@ -46,7 +50,9 @@ export async function freePortRange(count: number): Promise<number> {
     const base = await freePort();
     if (base + count > 65535) continue;
     let free = true;
-    for (let offset = 1; offset < count && free; offset += 1) free = await canBind(base + offset);
+    for (let offset = 1; offset < count && free; offset += 1) {
+      free = await portIsFree(base + offset);
+    }
     if (free) return base;
   }
   throw new Error('no range of free ports found');
@@ -72,18 +78,44 @@ const children = new Set<ChildProcess>();
 
 /** Runs `distsync <args>` from source (tsx, the @distsync/source condition). */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+  return runFromSource({
+    script: CLI_PATH,
+    args,
+    cwd: APP_DIR,
+    env: { ...process.env, ...env },
+    stdin: 'ignore',
+    tracked: children,
+  });
+}
+
+/**
+ * Runs a TypeScript entry point from source (tsx, the @distsync/source condition) with its
+ * stdout and stderr collected; it stays in `tracked` until it exits, for the caller's cleanup.
+ */
+export function runFromSource(input: {
+  script: string;
+  args: readonly string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** `pipe`: a stdin the test may write to (not a terminal); `ignore`: none. */
+  stdin: 'ignore' | 'pipe';
+  tracked: Set<ChildProcess>;
+}): CliProcess {
+  const { tracked } = input;
+  // spawn's overloads tell a piped stdin from an ignored one only for literal types; stdout and
+  // stderr are pipes either way.
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--conditions', '@distsync/source', CLI_PATH, ...args],
-    { cwd: APP_DIR, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.add(child);
+    ['--import', 'tsx', '--conditions', '@distsync/source', input.script, ...input.args],
+    { cwd: input.cwd, env: input.env, stdio: [input.stdin, 'pipe', 'pipe'] },
+  ) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  tracked.add(child);
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => {
-      children.delete(child);
+      tracked.delete(child);
       resolve(code ?? signal ?? 'unknown');
     });
   });
