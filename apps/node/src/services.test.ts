@@ -169,6 +169,67 @@ describe('sessions state machine', () => {
     });
   });
 
+  it('snapshots in slices while sessions come, renew, end and get a new term, and reads the old formats', () => {
+    const sessions = createSessionsStateMachine({ maxSessions: 10_000 });
+    for (let i = 1; i <= 6000; i += 1) {
+      sessions.apply({ op: 'create', ttlMs: 1000 + (i % 5) }, context(i, 1000 + i));
+    }
+    const expected = sessions.snapshot();
+    const job = sessions.beginSnapshot!();
+    let bytes: Uint8Array | undefined;
+    let index = 10_000;
+    let slices = 0;
+    for (let step = 0; bytes === undefined; step += 1) {
+      // Keep-alives, deletes, creates, an expiry and a new term (which renews every session)
+      // between slices: none of it may leak into the snapshot.
+      const at = (timeMs: number, term = 1): ApplyContext => ({
+        index: (index += 1),
+        term,
+        timeMs,
+        clientId: undefined,
+      });
+      sessions.apply({ op: 'keepalive', sessionId: `s${6000 - step}` }, at(3500));
+      sessions.apply({ op: 'delete', sessionId: `s${1 + step * 7}` }, at(3500));
+      sessions.apply({ op: 'create', ttlMs: 500 }, at(3500));
+      if (step === 1) sessions.apply({ op: 'expire', nowMs: 3200 }, at(3200));
+      if (step === 2) sessions.apply({ op: 'create', ttlMs: 500 }, at(9000, 2));
+      bytes = job.next();
+      slices += 1;
+    }
+    expect(slices).toBeGreaterThan(3);
+    expect(bytes).toEqual(expected);
+    const restored = createSessionsStateMachine({ maxSessions: 10_000 });
+    restored.restore(bytes);
+    expect(restored.size()).toBe(6000);
+    expect(sessions.snapshot()).not.toEqual(expected);
+    expect(restored.snapshot()).toEqual(expected);
+    // What nodes wrote before JSON lines (bytes of commit da57ccd), with the term kept.
+    const legacy = createSessionsStateMachine({ maxSessions: 10 });
+    legacy.restore(
+      new TextEncoder().encode(
+        '{"term":3,"sessions":[["s12",{"ttlMs":1000,"expiresAtMs":6000}],' +
+          '["s9",{"ttlMs":2000,"expiresAtMs":7100}]]}',
+      ),
+    );
+    expect(legacy.query({ op: 'get', sessionId: 's9' })).toEqual({
+      ok: true,
+      value: { sessionId: 's9', ttlMs: 2000, expiresAtMs: 7100 },
+    });
+    // Term 3 was restored: a command of term 3 renews nothing.
+    legacy.apply(
+      { op: 'expire', nowMs: 6000 },
+      { index: 13, term: 3, timeMs: 6000, clientId: undefined },
+    );
+    expect(legacy.isLive('s12')).toBe(false);
+    const encode = (text: string) => new TextEncoder().encode(text);
+    expect(() => {
+      legacy.restore(encode('{"format":"sessions-lines","version":2,"term":1}\n'));
+    }).toThrow(/unknown header/);
+    expect(() => {
+      legacy.restore(encode('{"format":"sessions-lines","version":1,"term":1}\n["s1",{}]\n'));
+    }).toThrow(/line 2 is not a \[sessionId, \{ttlMs, expiresAtMs\}\] row/);
+  });
+
   it('round-trips its state through a snapshot', () => {
     const sessions = createSessionsStateMachine({ maxSessions: 10 });
     sessions.apply({ op: 'create', ttlMs: 1000 }, context(7, 50));

@@ -3,8 +3,18 @@
 // `expire` command (RaftNode's nextDeadline/timerCommand mechanism), so every replica drops the
 // same sessions at the same log index. The lock manager ties lock ownership to these sessions.
 import { z } from 'zod';
-import type { ApplyContext, StateMachine } from '@distsync/raft';
-import { decodeJson, encodeJson, fail, ok, type ServiceResult } from './result.js';
+import {
+  ConcatJob,
+  decodeJsonLines,
+  encodeJsonLines,
+  MapSnapshots,
+  RaftError,
+  runToEnd,
+  type ApplyContext,
+  type SnapshotJob,
+  type StateMachine,
+} from '@distsync/raft';
+import { decodeJson, fail, ok, type ServiceResult } from './result.js';
 
 export const SESSION_TTL_MS_MIN = 100;
 export const SESSION_TTL_MS_MAX = 86_400_000;
@@ -44,6 +54,13 @@ interface SessionRecord {
   readonly expiresAtMs: number;
 }
 
+/**
+ * First line of a sessions snapshot (with the term); then one `[sessionId, {ttlMs, expiresAtMs}]`
+ * row per session, sorted by id. Older nodes wrote one JSON object `{ term, sessions }` (and
+ * before that the bare array of sessions).
+ */
+const SNAPSHOT_FORMAT = { format: 'sessions-lines', version: 1 } as const;
+
 export interface SessionsOptions {
   readonly maxSessions: number;
 }
@@ -77,9 +94,41 @@ export function createSessionsStateMachine(options: SessionsOptions): SessionsSt
   let term = 0;
   let expired = 0;
   const listeners = new Set<SessionEndedListener>();
+  // Snapshots are taken in slices while apply goes on (100,000 sessions are ~150 ms of JSON in
+  // one go). Records are replaced, never changed in place; every set or delete calls
+  // `rows.beforeWrite` first, so a running snapshot keeps the record of its capture point.
+  const rows = new MapSnapshots(() => sessions, {
+    encodeRows: encodeJsonLines,
+    compareKeys: (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0),
+  });
+
+  function write(sessionId: string, record: SessionRecord | undefined): void {
+    rows.beforeWrite(sessionId);
+    if (record === undefined) sessions.delete(sessionId);
+    else sessions.set(sessionId, record);
+  }
+
+  function beginSnapshot(): SnapshotJob {
+    const header = encodeJsonLines([{ ...SNAPSHOT_FORMAT, term }]);
+    const job = rows.begin();
+    let joining: ConcatJob | undefined;
+    return {
+      next: () => {
+        if (joining === undefined) {
+          const body = job.next();
+          if (body === undefined) return undefined;
+          joining = new ConcatJob([header, body]);
+        }
+        return joining.next();
+      },
+      cancel: () => {
+        job.cancel();
+      },
+    };
+  }
 
   function end(sessionId: string, reason: 'expired' | 'deleted', context: ApplyContext): void {
-    sessions.delete(sessionId);
+    write(sessionId, undefined);
     if (reason === 'expired') expired += 1;
     for (const listener of listeners) listener(sessionId, reason, context);
   }
@@ -96,7 +145,7 @@ export function createSessionsStateMachine(options: SessionsOptions): SessionsSt
     term = context.term;
     for (const [sessionId, record] of sessions) {
       const floor = context.timeMs + record.ttlMs;
-      if (record.expiresAtMs < floor) sessions.set(sessionId, { ...record, expiresAtMs: floor });
+      if (record.expiresAtMs < floor) write(sessionId, { ...record, expiresAtMs: floor });
     }
   }
 
@@ -109,10 +158,7 @@ export function createSessionsStateMachine(options: SessionsOptions): SessionsSt
         }
         // The entry's index is unique and the same on every replica: a deterministic id.
         const sessionId = `s${context.index}`;
-        sessions.set(sessionId, {
-          ttlMs: command.ttlMs,
-          expiresAtMs: context.timeMs + command.ttlMs,
-        });
+        write(sessionId, { ttlMs: command.ttlMs, expiresAtMs: context.timeMs + command.ttlMs });
         return ok({ sessionId, ttlMs: command.ttlMs });
       }
       case 'keepalive': {
@@ -120,7 +166,7 @@ export function createSessionsStateMachine(options: SessionsOptions): SessionsSt
         if (record === undefined || record.expiresAtMs <= context.timeMs) {
           return fail('NOT_FOUND', `no session ${command.sessionId} (expired or deleted)`);
         }
-        sessions.set(command.sessionId, {
+        write(command.sessionId, {
           ttlMs: record.ttlMs,
           expiresAtMs: context.timeMs + record.ttlMs,
         });
@@ -179,16 +225,63 @@ export function createSessionsStateMachine(options: SessionsOptions): SessionsSt
         listeners.delete(listener);
       };
     },
-    snapshot: () =>
-      encodeJson({ term, sessions: [...sessions.entries()].sort(([a], [b]) => (a < b ? -1 : 1)) }),
+    snapshot: () => runToEnd(beginSnapshot()),
+    beginSnapshot,
     restore: (bytes) => {
-      const raw = decodeJson(bytes);
-      // Snapshots before the term was kept were the bare array of sessions.
-      const parsed = SessionsSnapshotSchema.parse(
-        Array.isArray(raw) ? { term: 0, sessions: raw } : raw,
-      );
-      term = parsed.term;
-      sessions = new Map(parsed.sessions);
+      // The earlier formats are one JSON text, which never holds a raw line break.
+      const restored = bytes.includes(0x0a) ? restoreLines(bytes) : restoreLegacy(bytes);
+      term = restored.term;
+      sessions = restored.sessions;
     },
   };
+}
+
+interface RestoredSessions {
+  term: number;
+  sessions: Map<string, SessionRecord>;
+}
+
+function badSnapshot(message: string): RaftError {
+  return new RaftError('BAD_SNAPSHOT', `sessions snapshot: ${message}`);
+}
+
+/** Reads the JSON-lines format, checking every row by hand (100,000 rows). */
+function restoreLines(bytes: Uint8Array): RestoredSessions {
+  const restored: RestoredSessions = { term: -1, sessions: new Map() };
+  decodeJsonLines(bytes, (row, line) => {
+    if (line === 1) {
+      const header = row as { format?: unknown; version?: unknown; term?: unknown } | null;
+      if (
+        header?.format !== SNAPSHOT_FORMAT.format ||
+        header.version !== SNAPSHOT_FORMAT.version ||
+        !Number.isSafeInteger(header.term) ||
+        (header.term as number) < 0
+      ) {
+        throw badSnapshot(`unknown header ${JSON.stringify(row)}`);
+      }
+      restored.term = header.term as number;
+      return;
+    }
+    const [sessionId, value] = Array.isArray(row) && row.length === 2 ? (row as unknown[]) : [];
+    const record = value as { ttlMs?: unknown; expiresAtMs?: unknown } | null | undefined;
+    if (
+      typeof sessionId !== 'string' ||
+      typeof record?.ttlMs !== 'number' ||
+      typeof record.expiresAtMs !== 'number'
+    ) {
+      throw badSnapshot(`line ${line} is not a [sessionId, {ttlMs, expiresAtMs}] row`);
+    }
+    restored.sessions.set(sessionId, { ttlMs: record.ttlMs, expiresAtMs: record.expiresAtMs });
+  });
+  if (restored.term < 0) throw badSnapshot('no header');
+  return restored;
+}
+
+/** The formats before JSON lines: `{ term, sessions }`, and before that the bare array. */
+function restoreLegacy(bytes: Uint8Array): RestoredSessions {
+  const raw = decodeJson(bytes);
+  const parsed = SessionsSnapshotSchema.parse(
+    Array.isArray(raw) ? { term: 0, sessions: raw } : raw,
+  );
+  return { term: parsed.term, sessions: new Map(parsed.sessions) };
 }
