@@ -54,7 +54,19 @@ export {
   type NodeRuntime,
   type NodeStatus,
 } from './cluster/cluster.js';
-export { cleanupAll, installSignalHandlers, runningProcessCount } from './cluster/processes.js';
+export {
+  cleanupAll,
+  installSignalHandlers,
+  killHard,
+  logTail,
+  makeTempDir,
+  removeTempDir,
+  runningProcessCount,
+  startProcess,
+  stopGracefully,
+  type ManagedProcess,
+  type StartProcessOptions,
+} from './cluster/processes.js';
 export { LinkProxy, type ProxyDirection } from './cluster/proxy.js';
 export { NetnsNetwork, netnsSupport, removeNetwork } from './cluster/netns.js';
 export {

@@ -1,7 +1,7 @@
 // Child processes a campaign starts (cluster nodes), each the leader of its own process group,
 // with cleanup that runs however the campaign ends: normal exit, a thrown error, SIGINT or
 // SIGTERM, and (through a small watchdog process that holds the list too) even SIGKILL.
-// The same scheme as tooling/bench's harness.
+// tooling/bench's harness uses it too.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -129,16 +129,20 @@ const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
 
 /**
  * The given signals (default SIGINT and SIGTERM) clean up and exit with 128 + the signal
- * number. The CLI takes SIGTERM only: its first Ctrl-C ends the campaign gracefully.
+ * number, as a shell would report it; with `announce`, a line `SIGINT: <announce>` goes to
+ * stderr first. The CLI takes SIGTERM only: its first Ctrl-C ends the campaign gracefully.
+ * Library users (and test runners) keep their own handlers: only the exit handler is automatic.
  */
 export function installSignalHandlers(
   signals: readonly (keyof typeof SIGNAL_NUMBERS)[] = ['SIGINT', 'SIGTERM'],
+  announce?: string,
 ): void {
   if (signalHandlersInstalled) return;
   signalHandlersInstalled = true;
   installExitHandler();
   for (const signal of signals) {
     process.on(signal, () => {
+      if (announce !== undefined) process.stderr.write(`\n${signal}: ${announce}\n`);
       cleanupAll();
       process.exit(128 + SIGNAL_NUMBERS[signal]);
     });
@@ -159,10 +163,10 @@ export function registerNetwork(bridge: string, remove: () => void): () => void 
   };
 }
 
-/** A fresh temp dir, removed at cleanup unless `keep` is called on it. */
-export function makeTempDir(prefix: string): string {
+/** A fresh temp dir (`<tmp>/distsync-<tool>-<prefix>-XXXXXX`), removed at cleanup. */
+export function makeTempDir(prefix: string, tool = 'testkit'): string {
   installExitHandler();
-  const dir = mkdtempSync(join(tmpdir(), `distsync-testkit-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `distsync-${tool}-${prefix}-`));
   tempDirs.add(dir);
   tellWatchdog(`+dir ${dir}`);
   return dir;
@@ -236,10 +240,14 @@ export async function stopGracefully(target: ManagedProcess, graceMs = 3000): Pr
   if (outcome === 'timeout') await killHard(target);
 }
 
-/** The last `lines` lines of a log file, for error messages. */
-export function logTail(logFile: string, lines = 15): string {
+/** The last `lines` lines of a log file (or a process's), for error messages. */
+export function logTail(from: string | { readonly logFile: string }, lines = 15): string {
   try {
-    return readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return readFileSync(typeof from === 'string' ? from : from.logFile, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(-lines)
+      .join('\n');
   } catch {
     return '(no log)';
   }
