@@ -28,7 +28,7 @@ case "$job" in
   test)
     ensure_pnpm
     install_workspace
-    echo "› build, typecheck, lint, format check, tests, publint"
+    echo "› build; typecheck, lint, format check and publint side by side; tests"
     pnpm run check
     ;;
   start)
