@@ -3,6 +3,7 @@
 // the next harness's sweep. Without root, only the refusal can be tested, so that runs instead.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NetnsNetwork, netnsSupport, resolveNetwork, TestkitError } from '@distsync/testkit';
 
@@ -131,7 +132,11 @@ describe.runIf(supported)('NetnsNetwork (as root)', () => {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', '--conditions', '@distsync/source', '--input-type=module', '-e', script],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      // From the testkit's folder, where `@distsync/testkit` resolves (the suite runs from the root).
+      {
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
     );
     cleanups.push(() => child.kill('SIGKILL'));
     const bridge = await new Promise<string>((resolve, reject) => {
