@@ -111,7 +111,8 @@ export function decodeSnapshot(bytes: Uint8Array, snapshotSliceRows?: number): D
     : decodeLegacy(bytes, snapshotSliceRows);
 }
 
-const QueueLineSchema = z.object({
+/** A queue's own fields, the same in both formats. */
+const QUEUE_FIELDS = {
   name: z.string(),
   options: z.object({
     partitions: z.number().int().min(1),
@@ -126,6 +127,10 @@ const QueueLineSchema = z.object({
   receiveCursor: z.number().int(),
   counters: z.record(z.string(), z.number()),
   rates: z.array(z.tuple([z.array(z.number()), z.array(z.number())])).length(3),
+};
+
+const QueueLineSchema = z.object({
+  ...QUEUE_FIELDS,
   dedup: z.number().int().min(0),
   messages: z.number().int().min(0),
 });
@@ -247,20 +252,7 @@ const LegacySnapshotSchema = z.object({
   lastTimeMs: z.number(),
   queues: z.array(
     z.object({
-      name: z.string(),
-      options: z.object({
-        partitions: z.number().int().min(1),
-        visibilityTimeoutMs: z.number(),
-        maxDeliveries: z.number(),
-        maxMessageBytes: z.number(),
-        maxLength: z.number(),
-        dedupWindowMs: z.number(),
-      }),
-      createdAtMs: z.number(),
-      spreadCursor: z.number().int(),
-      receiveCursor: z.number().int(),
-      counters: z.record(z.string(), z.number()),
-      rates: z.array(z.tuple([z.array(z.number()), z.array(z.number())])).length(3),
+      ...QUEUE_FIELDS,
       dedup: z.array(z.tuple([z.string(), z.number()])),
       messages: z.array(z.looseObject({ seq: z.number().int(), state: z.string() })),
     }),
