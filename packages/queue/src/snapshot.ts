@@ -44,13 +44,7 @@ export function beginSnapshot(input: SnapshotInput): SnapshotJob {
     parts.push(
       encodeJsonLines([
         {
-          name: queue.name,
-          options: queue.options,
-          createdAtMs: queue.createdAtMs,
-          spreadCursor: queue.spreadCursor,
-          receiveCursor: queue.receiveCursor,
-          counters: queue.counters,
-          rates: [queue.enqueueRate.toJSON(), queue.dequeueRate.toJSON(), queue.ackRate.toJSON()],
+          ...queueFields(queue),
           dedup: queue.dedup.size,
           messages: queue.messages.size,
         },
@@ -109,6 +103,19 @@ export function decodeSnapshot(bytes: Uint8Array, snapshotSliceRows?: number): D
   return bytes.includes(0x0a)
     ? decodeLines(bytes, snapshotSliceRows)
     : decodeLegacy(bytes, snapshotSliceRows);
+}
+
+/** A queue's own fields, in the order both formats write them (the bytes must not change). */
+function queueFields(queue: QueueState): Omit<QueueJson, 'dedup' | 'messages'> {
+  return {
+    name: queue.name,
+    options: queue.options,
+    createdAtMs: queue.createdAtMs,
+    spreadCursor: queue.spreadCursor,
+    receiveCursor: queue.receiveCursor,
+    counters: queue.counters,
+    rates: [queue.enqueueRate.toJSON(), queue.dequeueRate.toJSON(), queue.ackRate.toJSON()],
+  };
 }
 
 /** A queue's own fields, the same in both formats. */
@@ -283,13 +290,7 @@ export function encodeLegacySnapshot(input: SnapshotInput): Uint8Array {
   const queues: QueueJson[] = [...input.queues.values()]
     .sort((a, b) => (a.name < b.name ? -1 : 1))
     .map((queue) => ({
-      name: queue.name,
-      options: queue.options,
-      createdAtMs: queue.createdAtMs,
-      spreadCursor: queue.spreadCursor,
-      receiveCursor: queue.receiveCursor,
-      counters: queue.counters,
-      rates: [queue.enqueueRate.toJSON(), queue.dequeueRate.toJSON(), queue.ackRate.toJSON()],
+      ...queueFields(queue),
       dedup: [...queue.dedup],
       messages: [...queue.messages.values()].sort((a, b) => a.seq - b.seq),
     }));
