@@ -2,6 +2,9 @@
 // cuts, the sink's count, heal, and removal by close, by the watchdog after a SIGKILL and by
 // the next harness's sweep. Without root, only the refusal can be tested, so that runs instead.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -169,6 +172,35 @@ describe.runIf(supported)('NetnsNetwork (as root)', () => {
     expect(linkExists(stale)).toBe(false);
     expect(namespaces()).not.toContain(`${stale}n1`);
   }, 60_000);
+
+  it('takes over a lock file left by a holder that died, with or without its pid written', async () => {
+    const lock = join(tmpdir(), 'distsync-testkit-netns.lock');
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], {
+      encoding: 'utf8',
+    });
+    cleanups.push(() => {
+      rmSync(lock, { force: true });
+    });
+    for (const content of [dead.stdout.trim(), '']) {
+      // The real lock: another test's harness may hold it for a moment; wait for our turn.
+      await until(() => {
+        try {
+          writeFileSync(lock, content, { flag: 'wx' });
+          return true;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+          return false;
+        }
+      }, 'the lock file to be free');
+      // An empty file is taken over only once it is old: this one is 10 s old.
+      const old = new Date(Date.now() - 10_000);
+      utimesSync(lock, old, old);
+      // Without the takeover this waits 15 s for the lock and throws START_TIMEOUT.
+      expect(() => {
+        NetnsNetwork.create(1).close();
+      }).not.toThrow();
+    }
+  });
 
   it('is what auto resolves to here, and the environment can force the proxy', () => {
     expect(resolveNetwork('auto')).toBe('netns');

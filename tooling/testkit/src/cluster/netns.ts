@@ -16,7 +16,15 @@
 // close, by the watchdog if the harness is killed, and by the next harness's sweep if even the
 // watchdog died (a bridge whose owner is gone).
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestkitError } from '../errors.js';
@@ -150,8 +158,13 @@ function withLock<T>(body: () => T): T {
     } catch {
       continue;
     }
-    // An empty file is a holder between its open and its write: wait for it.
-    if (existsSync(path) && Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) {
+    // An empty file is a holder between its open and its write: wait for it, unless it has been
+    // empty for seconds (that holder died in between).
+    const abandoned =
+      Number.isInteger(holder) && holder > 0
+        ? !pidAlive(holder)
+        : Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 5000;
+    if (existsSync(path) && abandoned) {
       try {
         unlinkSync(path);
       } catch {
