@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import type * as LockTableModule from './lock-table.js';
-import { checkSnapshotDuringHistory, historyStep } from './test-support.js';
+import { SNAPSHOT_PROPERTY_RUNS, snapshotProperty } from './test-support.js';
 
 vi.mock('./lock-table.js', async (importOriginal) => ({
   ...(await importOriginal<typeof LockTableModule>()),
@@ -13,15 +13,7 @@ vi.mock('./lock-table.js', async (importOriginal) => ({
 
 describe('incremental lock snapshots without copy-on-write (control)', () => {
   it('let commands between slices leak into the snapshot, and the property says so', () => {
-    const result = fc.check(
-      fc.property(
-        fc.array(historyStep, { maxLength: 60 }),
-        fc.array(fc.array(historyStep, { maxLength: 5 }), { minLength: 1, maxLength: 12 }),
-        fc.integer({ min: 1, max: 3 }),
-        checkSnapshotDuringHistory,
-      ),
-      { numRuns: 400, seed: 20_261_202 },
-    );
+    const result = fc.check(snapshotProperty, SNAPSHOT_PROPERTY_RUNS);
     expect(result.failed).toBe(true);
     expect(String(result.errorInstance)).toMatch(/snapshot differs from the capture point/);
   });

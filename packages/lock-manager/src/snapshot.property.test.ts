@@ -7,18 +7,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeJsonLines } from '@distsync/raft';
-import { checkSnapshotDuringHistory, Driver, historyStep } from './test-support.js';
-
-const snapshotProperty = fc.property(
-  fc.array(historyStep, { maxLength: 60 }),
-  fc.array(fc.array(historyStep, { maxLength: 5 }), { minLength: 1, maxLength: 12 }),
-  fc.integer({ min: 1, max: 3 }),
-  checkSnapshotDuringHistory,
-);
+import { Driver, SNAPSHOT_PROPERTY_RUNS, snapshotProperty } from './test-support.js';
 
 describe('incremental lock snapshots', () => {
   it('are the state at begin() whatever commands run between the slices (400 histories)', () => {
-    fc.assert(snapshotProperty, { numRuns: 400, seed: 20_261_202 });
+    fc.assert(snapshotProperty, SNAPSHOT_PROPERTY_RUNS);
   });
 
   it('write a header and one sorted row per lock', () => {

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import type * as Structures from './structures.js';
-import { checkSnapshotDuringHistory, queueStep } from './test-support.js';
+import { SNAPSHOT_PROPERTY_RUNS, snapshotProperty } from './test-support.js';
 
 vi.mock('./structures.js', async (importOriginal) => ({
   ...(await importOriginal<typeof Structures>()),
@@ -13,15 +13,7 @@ vi.mock('./structures.js', async (importOriginal) => ({
 
 describe('incremental queue snapshots without copy-on-write (control)', () => {
   it('let commands between slices leak into the snapshot, and the property says so', () => {
-    const result = fc.check(
-      fc.property(
-        fc.array(queueStep, { maxLength: 80 }),
-        fc.array(fc.array(queueStep, { maxLength: 5 }), { minLength: 1, maxLength: 12 }),
-        fc.integer({ min: 1, max: 3 }),
-        checkSnapshotDuringHistory,
-      ),
-      { numRuns: 400, seed: 20_261_202 },
-    );
+    const result = fc.check(snapshotProperty, SNAPSHOT_PROPERTY_RUNS);
     expect(result.failed).toBe(true);
     expect(String(result.errorInstance)).toMatch(/snapshot differs from the capture point/);
   });

@@ -7,19 +7,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeJsonLines } from '@distsync/raft';
-import { checkSnapshotDuringHistory, QueueDriver, queueStep } from './test-support.js';
+import { QueueDriver, SNAPSHOT_PROPERTY_RUNS, snapshotProperty } from './test-support.js';
 
 describe('incremental queue snapshots', () => {
   it('are the state at begin() whatever commands run between the slices (400 histories)', () => {
-    fc.assert(
-      fc.property(
-        fc.array(queueStep, { maxLength: 80 }),
-        fc.array(fc.array(queueStep, { maxLength: 5 }), { minLength: 1, maxLength: 12 }),
-        fc.integer({ min: 1, max: 3 }),
-        checkSnapshotDuringHistory,
-      ),
-      { numRuns: 400, seed: 20_261_202 },
-    );
+    fc.assert(snapshotProperty, SNAPSHOT_PROPERTY_RUNS);
   });
 
   it('write a header, then per queue by name its line, dedup ids and messages by seq', () => {
