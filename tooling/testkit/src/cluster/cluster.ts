@@ -61,12 +61,12 @@ export interface PeerDrops {
   readonly unit: 'bytes' | 'packets';
 }
 
-/** Directed link cuts, whichever network carries the peer traffic. */
-interface PeerLinks {
+/** Directed link cuts, whichever network carries the peer traffic (`NetnsNetwork` is one). */
+export interface PeerLinks {
   cut(from: number, to: number): void;
   heal(): void;
   dropped(): PeerDrops;
-  close(): Promise<void>;
+  close(): void | Promise<void>;
 }
 
 /** Loopback: `proxies.get(\`${from}>${to}\`)` is the link `from` dials `to` through. */
@@ -92,27 +92,6 @@ class ProxyLinks implements PeerLinks {
 
   async close(): Promise<void> {
     await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
-  }
-}
-
-class NetnsLinks implements PeerLinks {
-  constructor(readonly network: NetnsNetwork) {}
-
-  cut(from: number, to: number): void {
-    this.network.cut(from, to);
-  }
-
-  heal(): void {
-    this.network.heal();
-  }
-
-  dropped(): PeerDrops {
-    return { count: this.network.droppedPackets(), unit: 'packets' };
-  }
-
-  close(): Promise<void> {
-    this.network.close();
-    return Promise.resolve();
   }
 }
 
@@ -322,7 +301,7 @@ export class Cluster {
       rootDir,
       network,
       members,
-      links: netns === undefined ? new ProxyLinks(proxies) : new NetnsLinks(netns),
+      links: netns ?? new ProxyLinks(proxies),
       command,
       wrap:
         netns === undefined

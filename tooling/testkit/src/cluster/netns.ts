@@ -28,6 +28,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestkitError } from '../errors.js';
+import type { PeerDrops, PeerLinks } from './cluster.js';
 import { registerNetwork } from './processes.js';
 
 const PREFIX = 'dsk';
@@ -179,7 +180,7 @@ function withLock<T>(body: () => T): T {
   }
 }
 
-export class NetnsNetwork {
+export class NetnsNetwork implements PeerLinks {
   /** The bridge, `dsk<k>`; also the prefix of the namespaces (`dsk<k>n1`, ..., sink `dsk<k>s`). */
   readonly bridge: string;
   /** `10.213.<k>` */
@@ -344,6 +345,10 @@ export class NetnsNetwork {
     const values = lines[1]?.split(/\s+/) ?? [];
     const at = names.indexOf('InAddrErrors');
     return at < 0 ? 0 : Number(values[at] ?? 0);
+  }
+
+  dropped(): PeerDrops {
+    return { count: this.droppedPackets(), unit: 'packets' };
   }
 
   /** Removes the namespaces and the bridge; idempotent. */
