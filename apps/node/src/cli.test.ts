@@ -1,6 +1,7 @@
 // The `distsync` CLI end to end: `cluster up` starts three node processes and reports a leader,
 // `status` and `kv` talk to them, Ctrl-C (SIGINT) stops every node cleanly, and a second run
 // reuses the data.
+import { createServer } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   freePortRange,
@@ -43,7 +44,15 @@ describe('distsync cluster up', () => {
 
     const first = await clusterUp(base, dataDir);
     expect(first.output()).toContain(`n3  http://127.0.0.1:${base + 2}`);
-    expect(first.output()).toMatch(/\[n1\] .*node started/);
+    // Each node's own log line comes through cluster up's pipe from that node, so it may trail
+    // the announcement by a moment; all three must arrive.
+    await waitFor('every node to log its start', () =>
+      ['n1', 'n2', 'n3'].every((id) =>
+        new RegExp(`\\[${id}\\] .*node started`).test(first.output()),
+      )
+        ? true
+        : undefined,
+    );
     const status = await cli(['status', '--json', '--endpoints', endpoints]);
     expect(status.code).toBe(0);
     const rows = JSON.parse(status.output) as { reachable: boolean; status: { role: string } }[];
@@ -72,4 +81,39 @@ describe('distsync cluster up', () => {
     // Nine CLI processes (two of them starting three nodes each) from TypeScript through tsx:
     // on two busy cores that alone can pass 30 s.
   }, 120_000);
+
+  it('announces the leader but names the node that never answered when one cannot start', async () => {
+    const base = await freePortRange(3);
+    const dataDir = tempDir('cluster-up-silent');
+    dirs.push(dataDir);
+    // n1's port is taken, so n1 exits at bind; n2 and n3 still elect a leader.
+    // It hangs up on whoever connects (n2 and n3 dialling n1), so close() does not wait on them.
+    const squatter = createServer((socket) => socket.destroy());
+    await new Promise<void>((listening) => squatter.listen(base, '127.0.0.1', listening));
+    try {
+      const run = runCli([
+        'cluster',
+        'up',
+        '--base-port',
+        String(base),
+        '--data-dir',
+        dataDir,
+        '--ready-timeout-ms',
+        '15000',
+      ]);
+      const line = await waitFor(
+        'cluster up to give up on n1',
+        () => /› not answering after 15000 ms: (.*)/.exec(run.output())?.[1],
+        { timeoutMs: 45_000, detail: () => run.output() },
+      );
+      expect(line).toContain('n1');
+      expect(line).not.toMatch(/n2|n3/);
+      expect(run.output()).toMatch(/› leader n[23] \(term \d+\)/);
+      expect(run.output()).toContain('› n1 exited (code');
+      run.child.kill('SIGINT');
+      expect(await run.exited).toBe(1);
+    } finally {
+      await new Promise((closed) => squatter.close(closed));
+    }
+  }, 90_000);
 });

@@ -108,27 +108,44 @@ function spawnMember(input: {
   });
 }
 
-/** Polls /status until a node reports itself leader with a majority agreeing, or the time is up. */
-async function waitForLeader(input: {
+interface Readiness {
+  readonly leader?: { readonly id: string; readonly term: number };
+  /** Members whose /status did not answer on the last poll. */
+  readonly silent: readonly string[];
+}
+
+/** One poll: the leader a majority agrees on (if any) and which members did not answer. */
+async function pollReadiness(all: readonly Member[]): Promise<Readiness> {
+  const majority = Math.floor(all.length / 2) + 1;
+  const rows = await fetchStatuses(all.map((member) => member.url));
+  const silent = all.filter((_, index) => rows[index]?.reachable !== true).map((m) => m.id);
+  for (const row of rows) {
+    const id = row.status?.id;
+    if (row.status?.role !== 'leader' || typeof id !== 'string') continue;
+    const agreeing = rows.filter((other) => other.status?.leader === id).length;
+    if (agreeing >= majority) return { leader: { id, term: Number(row.status.term) }, silent };
+  }
+  return { silent };
+}
+
+/**
+ * Polls /status until every member answers and a majority agrees on a leader, or the time is
+ * up; then returns the last poll. A cluster is announced ready only when all of its nodes
+ * serve, so the `distsync status` it suggests shows every node reachable.
+ */
+async function waitForReady(input: {
   all: readonly Member[];
   timeoutMs: number;
   stopped: () => boolean;
-}): Promise<{ leader: string; term: number } | undefined> {
+}): Promise<Readiness> {
   const deadline = Date.now() + input.timeoutMs;
-  const majority = Math.floor(input.all.length / 2) + 1;
+  let last: Readiness = { silent: input.all.map((member) => member.id) };
   while (Date.now() < deadline && !input.stopped()) {
-    const rows = await fetchStatuses(input.all.map((member) => member.url));
-    const leaders = rows.filter((row) => row.status?.role === 'leader');
-    for (const row of leaders) {
-      const id = row.status?.id;
-      const agreeing = rows.filter((other) => other.status?.leader === id).length;
-      if (typeof id === 'string' && agreeing >= majority) {
-        return { leader: id, term: Number(row.status?.term) };
-      }
-    }
+    last = await pollReadiness(input.all);
+    if (last.leader !== undefined && last.silent.length === 0) return last;
     await new Promise((done) => setTimeout(done, 100));
   }
-  return undefined;
+  return last;
 }
 
 function stopAll(children: Map<string, ChildProcess>): Promise<void> {
@@ -203,19 +220,24 @@ async function announceLeader(input: {
   started: number;
   stopped: () => boolean;
 }): Promise<void> {
-  const found = await waitForLeader({
+  const ready = await waitForReady({
     all: input.all,
     timeoutMs: input.options.readyTimeoutMs,
     stopped: input.stopped,
   });
   if (input.stopped()) return;
-  if (found === undefined) {
+  if (ready.leader === undefined) {
     console.log(`› no leader after ${input.options.readyTimeoutMs} ms: check the node logs above`);
     return;
   }
   console.log(
-    `› leader ${found.leader} (term ${found.term}) after ${Date.now() - input.started} ms`,
+    `› leader ${ready.leader.id} (term ${ready.leader.term}) after ${Date.now() - input.started} ms`,
   );
+  if (ready.silent.length > 0) {
+    console.log(
+      `› not answering after ${input.options.readyTimeoutMs} ms: ${ready.silent.join(', ')} (check its log lines above)`,
+    );
+  }
   console.log('› endpoints (HTTP API, /client and /peer WebSockets on the same port):');
   for (const member of input.all) console.log(`    ${member.id}  ${member.url}`);
   console.log(

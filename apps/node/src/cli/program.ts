@@ -95,7 +95,7 @@ function clusterCommand(setExit: (code: number) => void): Command {
     .option('--raw-logs', "print the nodes' JSON log lines unchanged", false)
     .option(
       '--ready-timeout-ms <ms>',
-      'how long to wait for a leader',
+      'how long to wait for a leader and for every node to answer',
       integerArgument('--ready-timeout-ms'),
       15_000,
     )
