@@ -583,9 +583,25 @@ describe('learners', () => {
 describe('proposals', () => {
   it('a follower forwards proposals to the leader when forwardProposals is set', () => {
     const network = electedNetwork({ ids: ['a', 'b', 'c'], options: { forwardProposals: true } });
-    expect(network.propose('b', 'via-b')).toEqual({ ok: true, forwardedTo: 'a' });
+    const term = network.core('b').status().term;
+    expect(network.propose('b', 'via-b')).toEqual({ ok: true, forwardedTo: 'a', term });
     const applied = network.node('c').applied.map((entry) => new TextDecoder().decode(entry.data));
     expect(applied).toContain('via-b');
+  });
+
+  it('the leader appends only proposals forwarded in its own term', () => {
+    const network = electedNetwork({ ids: ['a', 'b', 'c'], options: { forwardProposals: true } });
+    const leader = network.core('a');
+    const { term, lastIndex } = leader.status();
+    const data = new TextEncoder().encode('late');
+    // Meant for the leader of an earlier term, or sent by a node ahead of this one: dropped, so a
+    // sender that saw a later term begin may answer "not applied" safely.
+    for (const stale of [term - 1, term + 1]) {
+      leader.step({ type: 'Propose', from: 'b', to: 'a', term: stale, entries: [data] });
+      expect(leader.status()).toMatchObject({ term, lastIndex });
+    }
+    leader.step({ type: 'Propose', from: 'b', to: 'a', term, entries: [data] });
+    expect(leader.status().lastIndex).toBe(lastIndex + 1);
   });
 
   it('a follower refuses proposals with a leader hint by default', () => {

@@ -715,8 +715,8 @@ export class RaftCore {
   }
 
   private stepChecked(message: RaftMessage): StepResult {
-    // Forwarded proposals and reads carry no term meaning (etcd sends them with term 0): a
-    // follower's term must not depose a leader through them.
+    // A follower's term must not depose a leader through a forwarded proposal or read (etcd
+    // sends them with term 0). A proposal's term only says which leader it was meant for.
     if (message.type === 'Propose' || message.type === 'ReadIndex') {
       return this.stepByRole(message);
     }
@@ -913,6 +913,10 @@ export class RaftCore {
         this.handleSnapshotResponse(progress, message);
         break;
       case 'Propose':
+        // Only proposals forwarded in this term: one that a follower sent to this node as the
+        // leader of an earlier term was meant for that term. Its sender takes it as lost once it
+        // applies an entry of a later term, so appending it now could apply it after all.
+        if (message.term !== this.term) break;
         if (this.refuseProposals(message.entries.length) === undefined) {
           this.appendEntries('normal', message.entries);
         }
@@ -1086,14 +1090,14 @@ export class RaftCore {
     if (leader === null || !this.options.forwardProposals) {
       return { ok: false, code: 'NOT_LEADER', leaderHint: leader };
     }
-    // Proposals forwarded in the same turn share one message.
+    // Proposals forwarded in the same turn and term share one message.
     const last = this.messages[this.messages.length - 1];
-    if (last?.type === 'Propose' && last.to === leader) {
+    if (last?.type === 'Propose' && last.to === leader && last.term === this.term) {
       last.entries.push(data);
     } else {
       this.send({ type: 'Propose', to: leader, entries: [data] });
     }
-    return { ok: true, forwardedTo: leader };
+    return { ok: true, forwardedTo: leader, term: this.term };
   }
 
   /** Commits the highest index a quorum holds, but only if it is from this term (Figure 8). */

@@ -177,7 +177,11 @@ export interface RaftCoreOptions {
 
 export type ProposeResult =
   | { readonly ok: true; readonly index: number; readonly term: number }
-  | { readonly ok: true; readonly forwardedTo: NodeId }
+  /**
+   * Sent to the leader of `term`, which appends it only while it leads that term. Nothing
+   * reports back: the entry commits, or it is lost (the leader dropped it or was deposed).
+   */
+  | { readonly ok: true; readonly forwardedTo: NodeId; readonly term: number }
   | { readonly ok: false; readonly code: 'NOT_LEADER'; readonly leaderHint: NodeId | null }
   | { readonly ok: false; readonly code: 'TRANSFER_IN_PROGRESS'; readonly leaderHint: NodeId }
   | { readonly ok: false; readonly code: 'TOO_MANY_UNCOMMITTED'; readonly leaderHint: NodeId };

@@ -12,6 +12,8 @@ export interface CommandWaiter {
   /** Where this node, as leader, put the entry; lets a lost proposal fail early. */
   proposedIndex: number | undefined;
   proposedTerm: number | undefined;
+  /** The term in which this node, as follower, forwarded the entry to its leader. */
+  forwardedTerm?: number | undefined;
   /** Removes the abort listener, if any. */
   detach: (() => void) | undefined;
 }
@@ -19,6 +21,8 @@ export interface CommandWaiter {
 export class PendingCommands {
   readonly #byKey = new Map<string, CommandWaiter[]>();
   readonly #byIndex = new Map<number, CommandWaiter>();
+  /** Waiters forwarded to a leader, by the term they were forwarded in. */
+  readonly #forwardedByTerm = new Map<number, Set<CommandWaiter>>();
   #external = 0;
 
   /** Waiters that count against the limit. */
@@ -38,6 +42,46 @@ export class PendingCommands {
     waiter.proposedIndex = at.index;
     waiter.proposedTerm = at.term;
     this.#byIndex.set(at.index, waiter);
+  }
+
+  /** Remembers that the entry went to the leader of `term` (a follower's forward). */
+  forwarded(waiter: CommandWaiter, term: number): void {
+    waiter.forwardedTerm = term;
+    const set = this.#forwardedByTerm.get(term);
+    if (set === undefined) this.#forwardedByTerm.set(term, new Set([waiter]));
+    else set.add(waiter);
+  }
+
+  /**
+   * After an entry of `term` applied: the waiters forwarded in an earlier term and still
+   * waiting. Their entry can never commit. A leader appends a forwarded entry only in the term
+   * it was forwarded in, and a log holds every entry of an earlier term before the first entry
+   * of a later one. So once an entry of a later term is applied, an entry of the earlier term
+   * that has not been applied never will be.
+   */
+  lostForwards(term: number): CommandWaiter[] {
+    if (this.#forwardedByTerm.size === 0) return [];
+    const lost: CommandWaiter[] = [];
+    for (const [forwardedIn, waiters] of this.#forwardedByTerm) {
+      if (forwardedIn >= term) continue;
+      this.#forwardedByTerm.delete(forwardedIn);
+      for (const waiter of waiters) {
+        waiter.forwardedTerm = undefined;
+        lost.push(waiter);
+      }
+    }
+    return lost;
+  }
+
+  /**
+   * A snapshot replaced the applied state: a forwarded entry may be inside it, unseen, so its
+   * outcome is unknown and its waiter is left to its deadline.
+   */
+  forgetForwards(): void {
+    for (const waiters of this.#forwardedByTerm.values()) {
+      for (const waiter of waiters) waiter.forwardedTerm = undefined;
+    }
+    this.#forwardedByTerm.clear();
   }
 
   /** Settles every waiter for `key` with the applied result. */
@@ -72,6 +116,11 @@ export class PendingCommands {
     else list.splice(position, 1);
     if (waiter.proposedIndex !== undefined && this.#byIndex.get(waiter.proposedIndex) === waiter) {
       this.#byIndex.delete(waiter.proposedIndex);
+    }
+    if (waiter.forwardedTerm !== undefined) {
+      const forwarded = this.#forwardedByTerm.get(waiter.forwardedTerm);
+      forwarded?.delete(waiter);
+      if (forwarded?.size === 0) this.#forwardedByTerm.delete(waiter.forwardedTerm);
     }
     if (!waiter.internal) this.#external -= 1;
     waiter.detach?.();

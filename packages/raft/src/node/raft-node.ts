@@ -5,7 +5,14 @@
 // what makes group commit happen: every proposal of one turn shares one Ready and one sync.
 import { RaftError } from '../errors.js';
 import type { Entry, Membership, NodeId, RaftMessage } from '../messages.js';
-import type { LogStorage, Ready, Role, Snapshot, TransferResult } from '../core/types.js';
+import type {
+  LogStorage,
+  ProposeResult,
+  Ready,
+  Role,
+  Snapshot,
+  TransferResult,
+} from '../core/types.js';
 import type { SnapshotJob } from '../state-machine.js';
 import type { Transport } from '../transport.js';
 import { jsonEnvelopeCodec } from './codec.js';
@@ -646,9 +653,15 @@ export class RaftNode {
       });
       this.#commands.add(waiter);
       if (!proposed.ok) this.#parked.push({ waiter, bytes });
-      else if ('index' in proposed) this.#commands.placed(waiter, proposed);
+      else this.#track(waiter, proposed);
       this.#schedule();
     });
+  }
+
+  /** Remembers where an accepted proposal went, so that its loss can be answered early. */
+  #track(waiter: CommandWaiter, proposed: ProposeResult & { ok: true }): void {
+    if ('index' in proposed) this.#commands.placed(waiter, proposed);
+    else this.#commands.forwarded(waiter, proposed.term);
   }
 
   /** Proposes parked commands again once a leader is known. */
@@ -660,7 +673,7 @@ export class RaftNode {
       if (!this.#commands.has(waiter)) continue;
       const proposed = this.#core.propose(bytes);
       if (proposed.ok) {
-        if ('index' in proposed) this.#commands.placed(waiter, proposed);
+        this.#track(waiter, proposed);
       } else if (isLeaderUnknown(proposed)) {
         this.#parked.push({ waiter, bytes });
       } else {
@@ -1003,6 +1016,7 @@ export class RaftNode {
     this.#cancelSnapshotJob();
     const startMs = performance.now();
     this.#registry.restore(snapshot.data);
+    this.#commands.forgetForwards();
     this.#hub.emit('snapshot', {
       kind: 'installed',
       index: snapshot.metadata.index,
@@ -1173,6 +1187,17 @@ export class RaftNode {
       this.#commands.settle(
         lost,
         failure('NOT_LEADER', 'the proposal was overwritten by a new leader; retry', leaderHint),
+      );
+    }
+    for (const waiter of this.#commands.lostForwards(entry.term)) {
+      const leaderHint = this.#core.status().leaderId;
+      this.#commands.settle(
+        waiter,
+        failure(
+          'NOT_LEADER',
+          `the leader changed (term ${entry.term}) before the forwarded proposal committed: it was not applied; retry`,
+          leaderHint,
+        ),
       );
     }
     this.#appliedIndex = entry.index;
