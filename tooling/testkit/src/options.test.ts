@@ -29,8 +29,17 @@ describe('campaign options', () => {
     expect(() => parseNemeses('meteor')).toThrow(TestkitError);
   });
 
-  it('rejects an unknown workload with BAD_OPTION', () => {
+  it('runs every workload but the negative control for all, and rejects an unknown one with BAD_OPTION', () => {
     expect(createWorkloads('kv').map((w) => w.name)).toEqual(['kv']);
+    // `all` must be able to pass: the control fails by design, so only naming it runs it.
+    expect(createWorkloads('all').map((w) => w.name)).toEqual([
+      'kv',
+      'kv-ws',
+      'lock',
+      'queue',
+      'cache',
+    ]);
+    expect(createWorkloads('all,lock-unfenced').map((w) => w.name)).toContain('lock-unfenced');
     expect(() => createWorkloads('kv,banana')).toThrow(
       expect.objectContaining({ code: 'BAD_OPTION' }) as Error,
     );

@@ -16,15 +16,25 @@ const FACTORIES: Readonly<Record<string, () => Workload>> = {
 
 export const WORKLOAD_NAMES: readonly string[] = Object.keys(FACTORIES);
 
-/** `kv`, `kv,lock` or `all` -> fresh workloads; throws BAD_OPTION naming an unknown one. */
+/** Negative controls: they must fail their checker, so only a run that names them runs them. */
+export const CONTROL_WORKLOADS: readonly string[] = ['lock-unfenced'];
+
+/**
+ * `kv`, `kv,lock`, `all` (every workload but the negative controls) or `all,lock-unfenced` ->
+ * fresh workloads; throws BAD_OPTION naming an unknown one.
+ */
 export function createWorkloads(text: string): Workload[] {
-  const names =
-    text === 'all'
-      ? WORKLOAD_NAMES
-      : text
-          .split(',')
-          .map((name) => name.trim())
-          .filter(Boolean);
+  const names = [
+    ...new Set(
+      text
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean)
+        .flatMap((name) =>
+          name === 'all' ? WORKLOAD_NAMES.filter((w) => !CONTROL_WORKLOADS.includes(w)) : [name],
+        ),
+    ),
+  ];
   return names.map((name) => {
     const factory = FACTORIES[name];
     if (factory === undefined) {
