@@ -221,6 +221,54 @@ export class LockTable implements WaitForGraph {
     return [...blockers];
   }
 
+  /**
+   * Whether a wait-for path leads from `start` back to it: exactly when `findCycle(this, start)`
+   * finds a cycle, but in time linear in the queues it reaches. `blockersOf` lists every
+   * conflicting request ahead in a queue, so k waiters on one lock are k^2 edges, and a search
+   * per new wait made queueing k waiters cost k^3. Here each queue is read once per conflict
+   * class (every request ahead, or the exclusive ones), from where the last read stopped: the
+   * sessions before that point are reached already. Only `start`'s own requests are read in
+   * full, because they must skip `start` itself, and a later read must still find it there.
+   */
+  hasCycleThrough(start: string): boolean {
+    const reached = new Set<string>([start]);
+    const stack: string[] = [start];
+    const reads = new Map<string, QueueReads>();
+    // Marks `target` reached from `from`; true when that closes the cycle.
+    const reach = (from: string, target: string): boolean => {
+      if (target === from) return false;
+      if (target === start) return true;
+      if (!reached.has(target)) {
+        reached.add(target);
+        stack.push(target);
+      }
+      return false;
+    };
+    for (let session = stack.pop(); session !== undefined; session = stack.pop()) {
+      for (const requestId of this.#bySession.get(session)?.waiting ?? []) {
+        const name = this.#waiting.get(requestId);
+        const record = name === undefined ? undefined : this.locks.get(name);
+        if (name === undefined || record === undefined) continue;
+        let read = reads.get(name);
+        if (read === undefined) {
+          read = queueReads(record);
+          reads.set(name, read);
+        }
+        const at = read.positions.get(requestId);
+        const waiter = at === undefined ? undefined : record.waiters[at];
+        if (at === undefined || waiter === undefined) continue;
+        if (
+          readQueue({ record, read, at, waiter, whole: session === start }, (target) =>
+            reach(session, target),
+          )
+        ) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   waitingCount(): number {
     return this.#waiting.size;
   }
@@ -230,4 +278,68 @@ export class LockTable implements WaitForGraph {
     for (const record of this.locks.values()) held += record.holders.length;
     return held;
   }
+}
+
+/** How far one cycle search has read a lock's holders and queue, per conflict class. */
+interface QueueReads {
+  readonly positions: Map<number, number>;
+  /** Queue positions below this were read for every request / for exclusive ones. */
+  everyBelow: number;
+  exclusiveBelow: number;
+  everyHolder: boolean;
+  exclusiveHolders: boolean;
+}
+
+function queueReads(record: LockRecord): QueueReads {
+  const positions = new Map<number, number>();
+  record.waiters.forEach((waiter, index) => positions.set(waiter.requestId, index));
+  return {
+    positions,
+    everyBelow: 0,
+    exclusiveBelow: 0,
+    everyHolder: false,
+    exclusiveHolders: false,
+  };
+}
+
+/**
+ * Offers `reach` the sessions the waiter at position `at` waits for (the same rule as
+ * `blockersOf`), skipping what earlier reads of this search offered already unless `whole`.
+ * Returns true as soon as `reach` does.
+ */
+function readQueue(
+  input: {
+    record: LockRecord;
+    read: QueueReads;
+    at: number;
+    waiter: Waiter;
+    whole: boolean;
+  },
+  reach: (sessionId: string) => boolean,
+): boolean {
+  const { record, read, at, waiter, whole } = input;
+  const everyHolder = waiter.upgrade || waiter.mode === 'exclusive';
+  if (whole || !(everyHolder ? read.everyHolder : read.exclusiveHolders)) {
+    for (const holder of record.holders) {
+      if ((everyHolder || holder.mode === 'exclusive') && reach(holder.sessionId)) return true;
+    }
+    if (!whole) {
+      read.exclusiveHolders = true;
+      read.everyHolder ||= everyHolder;
+    }
+  }
+  const everyAhead = waiter.mode === 'exclusive';
+  const from = whole ? 0 : everyAhead ? read.everyBelow : read.exclusiveBelow;
+  for (let index = from; index < at; index += 1) {
+    const ahead = record.waiters[index];
+    if (ahead === undefined) continue;
+    if ((everyAhead || ahead.upgrade || ahead.mode === 'exclusive') && reach(ahead.sessionId)) {
+      return true;
+    }
+  }
+  if (!whole) {
+    read.exclusiveBelow = Math.max(read.exclusiveBelow, at);
+    if (everyAhead) read.everyBelow = Math.max(read.everyBelow, at);
+  }
+  return false;
 }

@@ -23,7 +23,7 @@ import {
   createLockSnapshots,
   decodeLockSnapshot,
 } from './snapshot.js';
-import { findCycle, youngestRequest } from './wait-for.js';
+import { findCycle, youngestRequest, type WaitEdge } from './wait-for.js';
 
 /** What the lock machine needs of the sessions service (apps/node's `SessionDirectory` fits). */
 export interface LockSessions {
@@ -302,12 +302,12 @@ class LockMachine {
       for (const waiter of this.table.record(name)?.waiters ?? []) starts.push(waiter.sessionId);
     }
     let refusal: LockResult | undefined;
+    // The linear check answers the usual case (no cycle); only a real deadlock pays for the
+    // depth-first search, whose order decides the victim on every replica.
+    const search = (start: string): WaitEdge[] | undefined =>
+      this.table.hasCycleThrough(start) ? findCycle(this.table, start) : undefined;
     for (const start of starts) {
-      for (
-        let cycle = findCycle(this.table, start);
-        cycle !== undefined;
-        cycle = findCycle(this.table, start)
-      ) {
+      for (let cycle = search(start); cycle !== undefined; cycle = search(start)) {
         const victim = youngestRequest(cycle);
         const sessions = cycle.map((edge) => edge.from).join(' -> ');
         const message = `request ${victim} would close the wait-for cycle ${sessions} -> ${cycle[0]?.from ?? ''}: refused as the youngest`;
