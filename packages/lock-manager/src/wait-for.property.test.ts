@@ -9,7 +9,15 @@ import { findCycle } from './wait-for.js';
 const SESSIONS = ['s0', 's1', 's2', 's3', 's4', 's5', 's6'];
 const LOCKS = ['L0', 'L1', 'L2', 'L3'];
 
-const entry = fc.record({
+interface Entry {
+  session: number;
+  lock: number;
+  shared: boolean;
+  hold: boolean;
+  upgrade: boolean;
+}
+
+const entry: fc.Arbitrary<Entry> = fc.record({
   session: fc.integer({ min: 0, max: SESSIONS.length - 1 }),
   lock: fc.integer({ min: 0, max: LOCKS.length - 1 }),
   shared: fc.boolean(),
@@ -17,7 +25,7 @@ const entry = fc.record({
   upgrade: fc.boolean(),
 });
 
-function build(entries: readonly fc.infer<typeof entry>[]): LockTable {
+function build(entries: readonly Entry[]): LockTable {
   const table = new LockTable();
   let requestId = 0;
   for (const { session, lock, shared, hold, upgrade } of entries) {
