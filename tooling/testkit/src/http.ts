@@ -60,8 +60,9 @@ export function errorOf(body: unknown): { code: string; message: string } | unde
 
 /**
  * Whether an error answer to a write proves the write did not (and will not) take effect.
- * Only refusals made before the command entered the log, or a proposal the node saw
- * overwritten, qualify; a timeout (TIMEOUT, or NO_LEADER "no leader is known: ..." after one)
+ * Only refusals made before the command entered the log, a proposal the node saw overwritten, or
+ * a forwarded one it saw lost in a leader change (raft answers that only once it cannot commit)
+ * qualify; a timeout (TIMEOUT, or NO_LEADER "no leader is known: ..." after one)
  * may still commit later, so it stays unknown.
  */
 export function isDefiniteWriteFailure(status: number, body: unknown): boolean {
@@ -73,7 +74,8 @@ export function isDefiniteWriteFailure(status: number, body: unknown): boolean {
       error.message === 'no leader is known; retry' ||
       error.message.startsWith('this node is not the leader') ||
       error.message.startsWith('leadership is being transferred') ||
-      error.message.startsWith('the proposal was overwritten')
+      error.message.startsWith('the proposal was overwritten') ||
+      error.message.startsWith('the forwarded proposal was lost')
     );
   }
   return false;

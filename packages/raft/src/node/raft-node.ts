@@ -1195,7 +1195,7 @@ export class RaftNode {
         waiter,
         failure(
           'NOT_LEADER',
-          `the leader changed (term ${entry.term}) before the forwarded proposal committed: it was not applied; retry`,
+          `the forwarded proposal was lost when term ${entry.term} began: it was not applied; retry`,
           leaderHint,
         ),
       );
