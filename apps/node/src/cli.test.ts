@@ -99,11 +99,12 @@ describe('distsync cluster up', () => {
         '--data-dir',
         dataDir,
         '--ready-timeout-ms',
-        '15000',
+        // Long enough for n2 and n3 to elect a leader on two busy cores (5.5 s seen in CI).
+        '20000',
       ]);
       const line = await waitFor(
         'cluster up to give up on n1',
-        () => /› not answering after 15000 ms: (.*)/.exec(run.output())?.[1],
+        () => /› not answering after 20000 ms: (.*)/.exec(run.output())?.[1],
         { timeoutMs: 45_000, detail: () => run.output() },
       );
       expect(line).toContain('n1');
