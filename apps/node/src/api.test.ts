@@ -1,6 +1,7 @@
 // The HTTP API and the /client WebSocket of one node on loopback: the documented answers, and
 // clear errors with codes for bad input (wrong types, unknown operations, oversized bodies and
 // frames, garbage frames) while the node stays up.
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import pino from 'pino';
@@ -142,6 +143,39 @@ describe('HTTP API', () => {
       'body.expectedVersion',
     );
     expect((await http(`${base}/health`)).status).toBe(200);
+  });
+
+  it('reads a chunked body without Content-Length, and refuses one that grows past maxBodyBytes', async () => {
+    // Chunks written one by one: the node cannot know the size up front and counts as it reads.
+    const send = (chunks: readonly string[]): Promise<{ status: number; body: unknown }> =>
+      new Promise((resolve, reject) => {
+        const request = httpRequest(
+          `${base}/v1/kv/chunked`,
+          { method: 'PUT', headers: { 'content-type': 'application/json' } },
+          (response) => {
+            let text = '';
+            response.setEncoding('utf8');
+            response.on('data', (part: string) => (text += part));
+            response.on('end', () => {
+              resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as unknown });
+            });
+          },
+        );
+        request.on('error', reject);
+        for (const chunk of chunks) request.write(chunk);
+        request.end();
+      });
+    const small = await send(['{"value":', '"in three ', 'chunks"}']);
+    expect(small).toMatchObject({ status: 200 });
+    expect((await http(`${base}/v1/kv/chunked`)).body).toMatchObject({ value: 'in three chunks' });
+    const large = await send([
+      '{"value":"',
+      ...Array.from({ length: 5 }, () => 'x'.repeat(1000)),
+      '"}',
+    ]);
+    expect(large).toMatchObject({ status: 413, body: { error: { code: 'TOO_LARGE' } } });
+    // Nothing of the refused body was written, and the node still answers.
+    expect((await http(`${base}/v1/kv/chunked`)).body).toMatchObject({ value: 'in three chunks' });
   });
 
   it('serves an OpenAPI document generated from the route schemas', async () => {
