@@ -94,6 +94,7 @@ let replicas: Map<string, Replica>;
 
 function startCluster(
   options: Parameters<typeof createMemoryCluster>[0]['node'] = {},
+  storage?: (id: string) => LogStorage,
 ): MemoryCluster {
   replicas = new Map();
   cluster = createMemoryCluster({
@@ -103,6 +104,7 @@ function startCluster(
       return [replica.counter, replica.lease];
     },
     node: options,
+    ...(storage === undefined ? {} : { storage }),
   });
   return cluster;
 }
@@ -310,22 +312,11 @@ describe('RaftNode in a three-node cluster', () => {
 
   it('leaves a forwarded command to its deadline when a snapshot, not its entry, brought the follower past it', async () => {
     const storages = new Map<string, MemoryStorage>();
-    startCluster({ limits: { commandTimeoutMs: 60_000 } });
-    await cluster!.stop();
-    cluster = createMemoryCluster({
-      stateMachines: (id) => {
-        const replica = { counter: new Counter(), lease: new Lease() };
-        replicas.set(id, replica);
-        return [replica.counter, replica.lease];
-      },
-      storage: (id) => {
-        const storage = new MemoryStorage();
-        storages.set(id, storage);
-        return storage;
-      },
-      node: { limits: { commandTimeoutMs: 60_000 } },
+    const c = startCluster({ limits: { commandTimeoutMs: 60_000 } }, (id) => {
+      const storage = new MemoryStorage();
+      storages.set(id, storage);
+      return storage;
     });
-    const c = cluster;
     const leader = await c.waitForLeader();
     const [follower, other] = followers(c, leader) as [RaftNode, RaftNode];
     await vi.waitFor(() => {
@@ -733,24 +724,16 @@ describe('RaftNode storage', () => {
 
   it('replicates while the leader is still syncing, and applies and answers only after that sync', async () => {
     const storages = new Map<string, CountingStorage>();
-    replicas = new Map();
-    cluster = createMemoryCluster({
-      stateMachines: (id) => {
-        const replica = { counter: new Counter(), lease: new Lease() };
-        replicas.set(id, replica);
-        return [replica.counter, replica.lease];
-      },
-      storage: (id) => {
-        const storage = countingStorage(new MemoryStorage());
-        storages.set(id, storage);
-        return storage;
-      },
+    const c = startCluster({}, (id) => {
+      const storage = countingStorage(new MemoryStorage());
+      storages.set(id, storage);
+      return storage;
     });
-    const leader = await cluster.waitForLeader();
+    const leader = await c.waitForLeader();
     expect((await leader.command('counter', { op: 'add', by: 1 })).ok).toBe(true);
     const target = leader.status().lastIndex + 1;
     const hold = storages.get(leader.id)!.holdSyncs();
-    const followerSynced = followers(cluster, leader).map(
+    const followerSynced = followers(c, leader).map(
       (follower) =>
         new Promise<void>((resolve) => {
           const check = (): void => {
@@ -770,7 +753,7 @@ describe('RaftNode storage', () => {
     // Their acks make a quorum, yet nothing may be applied or answered before the leader's sync.
     await new Promise<void>((resolve) => setImmediate(resolve));
     expect(answered).toBe(false);
-    for (const node of cluster.nodes) {
+    for (const node of c.nodes) {
       expect(node.status().appliedIndex).toBeLessThan(target);
       expect(replica(node).counter.value).toBe(1);
     }
