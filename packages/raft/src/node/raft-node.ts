@@ -1189,14 +1189,15 @@ export class RaftNode {
         failure('NOT_LEADER', 'the proposal was overwritten by a new leader; retry', leaderHint),
       );
     }
-    for (const waiter of this.#commands.lostForwards(entry.term)) {
-      const leaderHint = this.#core.status().leaderId;
+    const lostForwards = this.#commands.lostForwards(entry.term);
+    const hint = lostForwards.length > 0 ? this.#core.status().leaderId : null;
+    for (const waiter of lostForwards) {
       this.#commands.settle(
         waiter,
         failure(
           'NOT_LEADER',
           `the forwarded proposal was lost when term ${entry.term} began: it was not applied; retry`,
-          leaderHint,
+          hint,
         ),
       );
     }
