@@ -417,6 +417,13 @@ describe('queue state machine: leases, dead letters and consumers', () => {
   });
 });
 
+/** A keyed, a prioritized and a delayed message: every index a snapshot must carry. */
+const MIXED_MESSAGES = [
+  { id: 'a', body: 1, key: 'k' },
+  { id: 'b', body: 2, priority: 4 },
+  { id: 'c', body: 3, delayMs: 200 },
+];
+
 describe('queue state machine: snapshots', () => {
   it('round-trips: a restored machine has the same bytes and answers the next commands the same', () => {
     const run = (machine: QueueStateMachine, start: number, commands: QueueCommand[]) =>
@@ -435,11 +442,7 @@ describe('queue state machine: snapshots', () => {
       {
         op: 'sendBatch',
         queue: 'q',
-        messages: [
-          { id: 'a', body: 1, key: 'k' },
-          { id: 'b', body: 2, priority: 4 },
-          { id: 'c', body: 3, delayMs: 200 },
-        ],
+        messages: MIXED_MESSAGES,
       },
       { op: 'receive', queue: 'q', max: 1 },
       { op: 'receive', queue: 'q', max: 1 },
@@ -499,11 +502,7 @@ describe('queue state machine: snapshots', () => {
     step({
       op: 'sendBatch',
       queue: 'q',
-      messages: [
-        { id: 'a', body: 1, key: 'k' },
-        { id: 'b', body: 2, priority: 4 },
-        { id: 'c', body: 3, delayMs: 200 },
-      ],
+      messages: MIXED_MESSAGES,
     });
     step({ op: 'receive', queue: 'q', max: 1 });
     const received = step({ op: 'receive', queue: 'q', max: 1 });
